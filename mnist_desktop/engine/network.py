@@ -1,0 +1,188 @@
+"""Sequential network: a list of layers, a loss, and the plumbing between them.
+
+    net = Network.from_architecture({"input_shape": [784], "loss": "ce",
+                                     "layers": [{"type": "dense", "units": 30}, {"type": "sigmoid"},
+                                                {"type": "dense", "units": 10}]},
+                                    rng=np.random.default_rng(0))
+    loss, outputs = net.loss_and_grads(x, y)   # x: (N, 784) float32, y: (N,) int
+    probs = net.predict_proba(x)               # (N, 10)
+
+The architecture dict is exactly what a model file stores, so a network rebuilds from its file.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import math
+
+import numpy as np
+
+from .layers import Dense, Layer, layer_from_config
+from .losses import LOSSES, outputs_to_probabilities
+
+
+class Network:
+    def __init__(self, layers: list[Layer], input_shape, loss: str = "ce", *,
+                 rng: np.random.Generator, dtype=np.float32) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r} (expected one of {', '.join(LOSSES)})")
+        if not layers:
+            raise ValueError("a network needs at least one layer")
+        self.layers = list(layers)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.loss = loss
+        self.dtype = np.dtype(dtype)
+        self.rng = rng
+        shape = self.input_shape
+        self.shapes = [shape]  # per-example shape after each layer, input first
+        for layer in self.layers:
+            shape = tuple(layer.build(shape, rng, self.dtype))
+            self.shapes.append(shape)
+        if len(shape) != 1:
+            raise ValueError(f"the last layer must give a flat output, got per-example shape {shape}")
+
+    # ---- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_architecture(cls, arch: dict, *, rng: np.random.Generator, dtype=np.float32) -> "Network":
+        """Build from ``{"input_shape": [...], "layers": [{"type": ...}, ...], "loss": "ce"}``."""
+        if not isinstance(arch, dict):
+            raise ValueError("architecture must be an object")
+        try:
+            layers = [layer_from_config(entry) for entry in arch["layers"]]
+            return cls(layers, arch["input_shape"], arch.get("loss", "ce"), rng=rng, dtype=dtype)
+        except KeyError as exc:
+            raise ValueError(f"architecture is missing {exc}") from None
+        except TypeError as exc:
+            raise ValueError(f"malformed architecture: {exc}") from None
+
+    def architecture(self) -> dict:
+        return {
+            "input_shape": list(self.input_shape),
+            "loss": self.loss,
+            "layers": [{"type": layer.kind, **layer.config()} for layer in self.layers],
+        }
+
+    @property
+    def n_outputs(self) -> int:
+        return self.shapes[-1][0]
+
+    def describe(self) -> str:
+        """One line for people: '784-128-128-10 relu' or 'conv20@5x5 > pool2 > ... > dense 10'."""
+        kinds = {layer.kind for layer in self.layers}
+        if kinds <= {"dense", "relu", "sigmoid", "tanh", "dropout"}:
+            sizes = [str(math.prod(self.input_shape))] + [str(l.units) for l in self.layers if isinstance(l, Dense)]
+            acts = [l.kind for l in self.layers if l.kind in ("relu", "sigmoid", "tanh")]
+            act = max(set(acts), key=acts.count) if acts else "linear"
+            return "-".join(sizes) + f" {act}"
+        parts = []
+        for layer in self.layers:
+            c = layer.config()
+            if layer.kind == "conv2d":
+                parts.append(f"conv{c['filters']}@{c['kernel']}x{c['kernel']}")
+            elif layer.kind == "maxpool2d":
+                parts.append(f"pool{c['size']}")
+            elif layer.kind == "dense":
+                parts.append(f"fc{c['units']}")
+            elif layer.kind == "batchnorm":
+                parts.append("bn")
+        return " > ".join(parts)
+
+    def n_params(self) -> int:
+        return sum(p.size for layer in self.layers for p in layer.params.values())
+
+    # ---- computation ----------------------------------------------------------------------
+
+    def _as_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.shape[1:] != self.input_shape:
+            if math.prod(x.shape[1:]) != math.prod(self.input_shape):
+                raise ValueError(f"input of shape {x.shape[1:]} does not fit a network expecting {self.input_shape}")
+            x = x.reshape((x.shape[0], *self.input_shape))
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x: (N, *input_shape) -> outputs (N, K): logits for 'ce', activations for 'mse'."""
+        x = self._as_input(x)
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, dout: np.ndarray, need_input_grad: bool = False) -> np.ndarray | None:
+        """Back-propagate d loss / d outputs; fills every layer's ``grads``; returns d loss / d input
+        (N, *input_shape) if asked (the first layer skips that product otherwise)."""
+        d = dout
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            d = self.layers[i].backward(d, need_dx=need_input_grad or i > 0)
+        return d
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray, training: bool = True) -> tuple[float, np.ndarray]:
+        """One forward + backward pass; returns (mean loss, outputs (N, K))."""
+        out = self.forward(x, training)
+        loss, dout = LOSSES[self.loss](out, y)
+        self.backward(dout)
+        return loss, out
+
+    def input_gradient(self, x: np.ndarray, dout: np.ndarray) -> np.ndarray:
+        """d (sum(outputs * dout)) / d x in inference mode: the backward pass without training."""
+        self.forward(x, training=False)
+        return self.backward(dout.astype(self.dtype), need_input_grad=True)
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """x: (N, ...) images in [0, 1] -> (N, K) class probabilities (inference mode)."""
+        x = np.asarray(x)
+        single = x.ndim == len(self.input_shape) and x.shape == self.input_shape
+        if single:
+            x = x[None]
+        outs = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        probs = outputs_to_probabilities(np.concatenate(outs) if outs else np.zeros((0, self.n_outputs), self.dtype), self.loss)
+        return probs[0] if single else probs
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """(N, ...) -> (N,) int64 predicted classes."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    # ---- parameters -----------------------------------------------------------------------
+
+    def param_slots(self) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+        """[(name, param, grad, decay)] for optimizers; decay is True for weight matrices/kernels."""
+        return [
+            (f"{i}.{k}", p, layer.grads[k], k == "W")
+            for i, layer in enumerate(self.layers)
+            for k, p in layer.params.items()
+        ]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array a model file stores: parameters and buffers, named '<layer index>.<name>'."""
+        out = {}
+        for i, layer in enumerate(self.layers):
+            for k, v in {**layer.params, **layer.buffers}.items():
+                out[f"{i}.{k}"] = v
+        return out
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy values into the existing arrays (shapes must match; optimizers keep their references)."""
+        own = self.arrays()
+        if set(own) != set(arrays):
+            missing, extra = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
+            raise ValueError(f"arrays do not match the architecture (missing {missing}, unexpected {extra})")
+        for k, dst in own.items():
+            src = np.asarray(arrays[k])
+            if src.shape != dst.shape:
+                raise ValueError(f"array {k!r} has shape {src.shape}, the architecture needs {dst.shape}")
+            dst[...] = src
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.arrays().items()}
+
+    def copy(self) -> "Network":
+        """An independent deep copy (separate arrays and RNG), e.g. to train while another predicts."""
+        return _copy.deepcopy(self)
+
+    def astype(self, dtype) -> "Network":
+        """Convert in place (float64 for gradient checks); returns self."""
+        self.dtype = np.dtype(dtype)
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self

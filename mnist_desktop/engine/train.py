@@ -1,0 +1,212 @@
+"""The training loop, shared by the command line and the window.
+
+    trainer = Trainer(net, (x_train, y_train), (x_test, y_test), TrainConfig(epochs=10))
+    for record in trainer.run():          # BatchRecord after every batch, EpochRecord after every epoch
+        ...
+
+``cancel()``, ``pause()`` and ``resume()`` may be called from another thread; they take effect between
+batches. A NaN or infinite loss stops training with ``TrainingDiverged``, after putting back the weights of
+the last completed epoch (or the initial ones), so a diverged run never leaves a broken network behind.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .losses import LOSSES
+from .network import Network
+from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_lr
+
+# (images (N, 784) float32 in [0, 1], rng) -> augmented images of the same shape
+AugmentFn = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adam"        # sgd | momentum | adam
+    lr: float = 1e-3
+    momentum: float = 0.9          # for optimizer="momentum"
+    l2: float = 0.0                # weight decay on weights (not biases)
+    schedule: str = "constant"     # constant | step | cosine
+    step_every: int = 0            # step schedule: epochs between drops (0: a third of the run)
+    step_gamma: float = 0.1        # step schedule: factor per drop
+    seed: int = 0                  # shuffling, dropout, augmentation
+    augment: list[str] = field(default_factory=list)  # names, applied by the caller's augment function
+    train_eval_size: int = 10_000  # training images scored in inference mode each epoch (0: all)
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r} (expected one of {', '.join(OPTIMIZERS)})")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r} (expected one of {', '.join(SCHEDULES)})")
+        if self.l2 < 0:
+            raise ValueError(f"L2 must be >= 0, got {self.l2}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    epoch: int          # 1-based
+    batch: int          # 1-based within the epoch
+    batches: int        # batches per epoch
+    loss: float
+    accuracy: float     # on this (augmented, dropped-out) batch
+    lr: float
+    seconds: float      # since the epoch started
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    epochs: int
+    loss: float         # mean training loss over the epoch's batches
+    train_acc: float    # inference-mode accuracy on (a fixed sample of) the training set
+    test_acc: float     # inference-mode accuracy on the test set (nan if there is none)
+    lr: float
+    seconds: float      # training time of this epoch, evaluation excluded
+    eval_seconds: float
+    images_per_s: float
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the network holds the last good weights again."""
+
+    def __init__(self, message: str, epoch: int, batch: int, restored_epoch: int) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.restored_epoch = epoch, batch, restored_epoch
+
+
+def accuracy(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+    if len(x) == 0:
+        return float("nan")
+    return float(np.mean(net.predict(x, batch_size) == y))
+
+
+class Trainer:
+    def __init__(self, net: Network, train: tuple[np.ndarray, np.ndarray],
+                 test: tuple[np.ndarray, np.ndarray] | None = None,
+                 config: TrainConfig | None = None, augment: AugmentFn | None = None) -> None:
+        self.net = net
+        self.config = config or TrainConfig()
+        self.config.validate()
+        self.x_train, self.y_train = train
+        if len(self.x_train) != len(self.y_train) or len(self.x_train) == 0:
+            raise ValueError(f"training set needs matching, non-empty images and labels "
+                             f"({len(self.x_train)} images, {len(self.y_train)} labels)")
+        self.test = test
+        self.augment = augment
+        self.rng = np.random.default_rng(self.config.seed)
+        self.optimizer = make_optimizer(self.config.optimizer, net.param_slots(), self.config.lr,
+                                        self.config.l2, self.config.momentum)
+        self.history: list[EpochRecord] = []
+        self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.cancelled = False
+
+    # ---- control (thread-safe) ------------------------------------------------------------
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._running.set()  # wake a paused loop so it can stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    # ---- the loop -------------------------------------------------------------------------
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        """One mini-batch: forward, backward, update. Returns (loss, correct count)."""
+        net = self.net
+        out = net.forward(xb, training=True)
+        loss, dout = LOSSES[net.loss](out, yb)
+        if not math.isfinite(loss):
+            return loss, 0
+        net.backward(dout)
+        self.optimizer.step()
+        return loss, int(np.count_nonzero(out.argmax(axis=1) == yb))
+
+    def _stop_requested(self) -> bool:
+        if not self._running.is_set():
+            while not self._running.wait(0.1):
+                pass
+        return self._cancel.is_set()
+
+    def run(self) -> Iterator[BatchRecord | EpochRecord]:
+        cfg, net = self.config, self.net
+        n = len(self.x_train)
+        bs = cfg.batch_size
+        batches = math.ceil(n / bs)
+        good = net.snapshot()
+        good_epoch = 0
+        # a fixed sample of the training set, scored in inference mode like the test set
+        m = n if cfg.train_eval_size <= 0 else min(n, cfg.train_eval_size)
+        eval_idx = np.random.default_rng(cfg.seed + 1).choice(n, m, replace=False) if m < n else slice(None)
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            order = self.rng.permutation(n)
+            x_epoch, y_epoch = self.x_train[order], self.y_train[order]  # one shuffle copy: batches are views
+            loss_sum, seen = 0.0, 0
+            lr = cfg.lr
+            for b in range(batches):
+                if self._stop_requested():
+                    self.cancelled = True
+                    return
+                lr = scheduled_lr(cfg.lr, cfg.schedule, epoch - 1 + b / batches, epochs=cfg.epochs,
+                                  step_every=cfg.step_every, gamma=cfg.step_gamma)
+                self.optimizer.lr = lr
+                xb, yb = x_epoch[b * bs:(b + 1) * bs], y_epoch[b * bs:(b + 1) * bs]
+                if self.augment is not None:
+                    xb = self.augment(xb, self.rng)
+                loss, correct = self.train_step(xb, yb)
+                if not math.isfinite(loss):
+                    net.set_arrays(good)
+                    where = f"epoch {epoch}, batch {b + 1}/{batches}"
+                    kept = f"the weights after epoch {good_epoch}" if good_epoch else "the initial weights"
+                    raise TrainingDiverged(
+                        f"training diverged: the loss became {loss} at {where} (learning rate {lr:g}). "
+                        f"The network has {kept} again; try a smaller learning rate.",
+                        epoch, b + 1, good_epoch)
+                loss_sum += loss * len(yb)
+                seen += len(yb)
+                dt = time.perf_counter() - t0
+                yield BatchRecord(epoch, b + 1, batches, loss, correct / len(yb), lr, dt, seen / dt if dt > 0 else 0.0)
+            train_seconds = time.perf_counter() - t0
+            if not all(np.isfinite(v).all() for v in net.arrays().values()):
+                net.set_arrays(good)
+                raise TrainingDiverged(
+                    f"training diverged: the weights overflowed during epoch {epoch} (learning rate {lr:g}). "
+                    f"The network has the weights after epoch {good_epoch} again; try a smaller learning rate.",
+                    epoch, batches, good_epoch)
+            t1 = time.perf_counter()
+            train_acc = accuracy(net, self.x_train[eval_idx], self.y_train[eval_idx])
+            test_acc = accuracy(net, *self.test) if self.test is not None else float("nan")
+            record = EpochRecord(epoch, cfg.epochs, loss_sum / max(seen, 1), train_acc, test_acc, lr,
+                                 train_seconds, time.perf_counter() - t1, seen / train_seconds if train_seconds > 0 else 0.0)
+            self.history.append(record)
+            good, good_epoch = net.snapshot(), epoch
+            yield record

@@ -7,7 +7,12 @@ never import Qt, so they work on a machine without a display.
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
+import time
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +36,266 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
-# Each entry adds one subparser and sets `func`; modules add theirs here.
-SUBCOMMANDS: list = []
+class Progress:
+    """A one-line progress bar on stderr (only when stderr is a terminal; silent in logs and CI)."""
+
+    def __init__(self, label: str = "", stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.label = label
+        self._last = 0.0
+
+    def update(self, done: float, total: float | None, extra: str = "") -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and (total is None or done < total):
+            return
+        self._last = now
+        if total:
+            frac = min(max(done / total, 0.0), 1.0)
+            bar = "#" * int(frac * 30)
+            text = f"\r{self.label} [{bar:<30}] {frac * 100:5.1f}% {extra}"
+        else:
+            text = f"\r{self.label} {extra}"
+        self.stream.write(text[:200].ljust(80))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 80 + "\r")
+            self.stream.flush()
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"mnist-desktop: {message}", file=sys.stderr)
+    return code
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="DIR", help="folder with the four IDX files (default: $MNIST_DIR, then the cache)")
+    p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist", help="which dataset (default: mnist)")
+
+
+def _load_data(args, **kw):
+    from mnist_desktop.data import load_dataset
+
+    return load_dataset(args.dataset, args.data, **kw)
+
+
+# ---- train ---------------------------------------------------------------------------------------
+
+
+def _add_train(sub) -> None:
+    from mnist_desktop.engine.optim import OPTIMIZERS, SCHEDULES
+    from mnist_desktop.engine.presets import ACTIVATIONS, PRESETS
+
+    p = sub.add_parser("train", help="train a network and save it", description=(
+        "Train a network on MNIST (or Fashion-MNIST) and save it as a model file. Start from a preset "
+        "(its settings are the defaults) or give the layer sizes of an MLP."))
+    arch = p.add_mutually_exclusive_group(required=True)
+    arch.add_argument("--preset", choices=list(PRESETS), help="a named architecture with its training settings")
+    arch.add_argument("--layers", metavar="SIZES", help="an MLP's layer sizes, e.g. 784,128,128,10")
+    p.add_argument("--activation", choices=ACTIVATIONS, help="hidden activation for --layers (default relu)")
+    p.add_argument("--loss", choices=("ce", "mse"), help="ce: softmax cross-entropy; mse: sigmoid outputs + quadratic cost")
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--momentum", type=float, help="momentum for --optimizer momentum (default 0.9)")
+    p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--l2", type=float, help="L2 weight decay")
+    p.add_argument("--dropout", type=float, help="dropout after each hidden layer of an MLP")
+    p.add_argument("--augment", metavar="OPS", help="on-the-fly augmentation, e.g. rotate,shift,scale,thickness ('none' for none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--validation", action="store_true", help="hold out the last 10,000 training images as the test set")
+    p.add_argument("--limit-per-class", type=int, metavar="N", help="train on the first N images of each digit")
+    p.add_argument("--name", help="model name stored in the file (default: the file name)")
+    p.add_argument("--out", required=True, metavar="PATH", help="where to save the model (.npz)")
+    _add_data_args(p)
+    p.set_defaults(func=_cmd_train)
+
+
+def train_settings(args) -> tuple[dict, dict]:
+    """(architecture, TrainConfig kwargs) from the preset and the flags that override it."""
+    from mnist_desktop.engine.presets import get_preset, mlp, parse_layers
+
+    if args.preset:
+        preset = get_preset(args.preset)
+        arch, training = preset.architecture, dict(preset.training)
+        if args.dropout is not None or args.activation or args.loss:
+            if preset.is_cnn:
+                raise ValueError("--activation, --loss and --dropout apply to --layers MLPs; a CNN preset fixes them")
+            sizes = [784] + [l["units"] for l in arch["layers"] if l["type"] == "dense"]
+            acts = [l["type"] for l in arch["layers"] if l["type"] in ("relu", "sigmoid", "tanh")]
+            arch = mlp(sizes, args.activation or (acts[0] if acts else "relu"), args.loss or arch["loss"],
+                       args.dropout or 0.0)
+    else:
+        arch = mlp(parse_layers(args.layers), args.activation or "relu", args.loss or "ce", args.dropout or 0.0)
+        training = {}
+    for key in ("optimizer", "lr", "momentum", "schedule", "batch_size", "epochs", "l2", "seed"):
+        value = getattr(args, key)
+        if value is not None:
+            training[key] = value
+    if args.augment is not None:
+        from mnist_desktop.data.augment import parse_augment
+
+        training["augment"] = parse_augment(args.augment)
+    return arch, training
+
+
+def _format_epoch(r, test_name: str = "test") -> str:
+    return (f"epoch {r.epoch:>{len(str(r.epochs))}}/{r.epochs}  train {r.train_acc * 100:6.2f}%  "
+            f"{test_name} {r.test_acc * 100:6.2f}%  loss {r.loss:.4f}  lr {r.lr:.3g}  "
+            f"{r.seconds:6.1f}s  {r.images_per_s:,.0f} img/s")
+
+
+def _cmd_train(args) -> int:
+    import numpy as np
+
+    from mnist_desktop.data import DatasetError
+    from mnist_desktop.data.augment import make_augmenter
+    from mnist_desktop.engine import EpochRecord, Network, TrainConfig, Trainer, TrainingDiverged
+    from mnist_desktop.engine.serialize import model_spec, save
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        return _fail(f"--out must name a .npz file, got {out}")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    try:
+        arch, training = train_settings(args)
+        config = TrainConfig(**training)
+        config.validate()
+        net = Network.from_architecture(arch, rng=np.random.default_rng(config.seed))
+        augment = make_augmenter(config.augment) if config.augment else None
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        data = _load_data(args, validation=args.validation, limit_per_class=args.limit_per_class)
+    except DatasetError as exc:
+        return _fail(str(exc))
+    name = args.name or out.stem
+    print(f"{name}: {net.describe()}, {net.n_params():,} parameters; {len(data.x_train):,} training images "
+          f"({data.name}), {len(data.x_test):,} {data.test_name} images")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()))
+    trainer = Trainer(net, (data.x_train, data.y_train), (data.x_test, data.y_test), config, augment)
+    bar = Progress("training")
+    t0 = time.perf_counter()
+    last = None
+    try:
+        for record in trainer.run():
+            if isinstance(record, EpochRecord):
+                bar.close()
+                print(_format_epoch(record, data.test_name), flush=True)
+                last = record
+            else:
+                done = (record.epoch - 1) * record.batches + record.batch
+                bar.update(done, record.batches * config.epochs,
+                           f"epoch {record.epoch} loss {record.loss:.3f} {record.images_per_s:,.0f} img/s")
+    except TrainingDiverged as exc:
+        bar.close()
+        return _fail(f"{exc} Nothing was saved.", 1)
+    except KeyboardInterrupt:
+        bar.close()
+        return _fail("interrupted; nothing was saved" + (f" (last completed epoch: {last.epoch})" if last else ""), 130)
+    wall = time.perf_counter() - t0
+    spec = model_spec(
+        net, name=name,
+        training={**config.to_dict(), "preset": args.preset, "dataset": data.name,
+                  "train_images": int(len(data.x_train)), "wall_seconds": round(wall, 1),
+                  "history": [{"epoch": r.epoch, "loss": round(r.loss, 5), "train_acc": r.train_acc,
+                               "test_acc": r.test_acc, "seconds": round(r.seconds, 2)} for r in trainer.history]},
+        test_accuracy=last.test_acc if last and data.test_name == "test" else None,
+        dataset=data.name,
+    )
+    save(net, out, spec)
+    print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
+    return 0
+
+
+# ---- evaluate ------------------------------------------------------------------------------------
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy of a model on the test set", description=(
+        "Score a model on the 10,000 test images: accuracy, per-digit accuracy, confusions."))
+    p.add_argument("model", metavar="MODEL", help="model file (.npz)")
+    p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, n, correct")
+    p.add_argument("--confusion", action="store_true", help="print the 10x10 confusion matrix")
+    _add_data_args(p)
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args) -> int:
+    from mnist_desktop.data import DatasetError
+    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.evaluation import evaluate, format_confusion
+
+    try:
+        net, spec = load(args.model)
+    except ModelFileError as exc:
+        return _fail(str(exc))
+    try:
+        data = _load_data(args)
+    except DatasetError as exc:
+        return _fail(str(exc))
+    bar = Progress("evaluating")
+    t0 = time.perf_counter()
+    result = evaluate(net, data.x_test, data.y_test, progress=bar.update)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    if args.json:
+        out = {"model": str(args.model), "accuracy": result.accuracy, "correct": result.correct, "n": result.n,
+               "per_class": [None if math.isnan(v) else float(v) for v in result.per_class],
+               "seconds": round(seconds, 3)}
+        if args.confusion:
+            out["confusion"] = result.confusion.tolist()
+        print(json.dumps(out))
+        return 0
+    print(f"{spec.get('name') or Path(args.model).stem}: {net.describe()}")
+    print(f"accuracy {result.accuracy * 100:.2f}% ({result.correct:,}/{result.n:,}) on the {data.name} test set, "
+          f"{seconds:.2f}s")
+    print("per digit: " + "  ".join(f"{d}: {a * 100:.1f}%" for d, a in enumerate(result.per_class)))
+    mistakes = result.top_confusions(5)
+    if mistakes:
+        print("most confused: " + ", ".join(f"{t}->{p} ({c})" for t, p, c in mistakes))
+    if args.confusion:
+        print(format_confusion(result.confusion))
+    return 0
+
+
+# ---- download ------------------------------------------------------------------------------------
+
+
+def _add_download(sub) -> None:
+    p = sub.add_parser("download", help="download MNIST or Fashion-MNIST", description=(
+        "Download the four IDX files from the public mirrors, checking each file's checksum."))
+    p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
+    p.add_argument("--dir", metavar="DIR", help="where to put the files (default: the user cache folder)")
+    p.set_defaults(func=_cmd_download)
+
+
+def _cmd_download(args) -> int:
+    from mnist_desktop.data import DownloadError, download
+
+    bar = Progress("downloading")
+
+    def progress(name, done, total):
+        bar.update(done, total, f"{name} {done / 1e6:.1f} MB")
+
+    try:
+        folder = download(args.dataset, args.dir, progress=progress)
+    except DownloadError as exc:
+        bar.close()
+        return _fail(str(exc), 1)
+    bar.close()
+    print(f"{args.dataset}: the four files are in {folder}")
+    return 0
+
+
+# Each entry adds one subparser and sets `func`; other subcommands add theirs here.
+SUBCOMMANDS: list = [_add_train, _add_evaluate, _add_download]
 
 
 def main(argv: list[str] | None = None) -> int:

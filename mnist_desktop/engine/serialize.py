@@ -111,13 +111,16 @@ def _open(path, with_arrays: bool = False) -> tuple[dict, dict[str, np.ndarray]]
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle, so it is closed even when NumPy fails half-way through a damaged archive
+        with open(path, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
             if not isinstance(z, np.lib.npyio.NpzFile):
                 raise ModelFileError(f"{path}: not a model file (a bare .npy array, expected an .npz archive)")
-            if "spec" not in z.files:
-                raise ModelFileError(f"{path}: not an mnist-desktop model (no 'spec' entry)")
-            raw = z["spec"]
-            arrays = {k: z[k] for k in z.files if k != "spec"} if with_arrays else {}
+            with z:
+                if "spec" not in z.files:
+                    raise ModelFileError(f"{path}: not an mnist-desktop model (no 'spec' entry)")
+                raw = z["spec"]
+                arrays = {k: z[k] for k in z.files if k != "spec"} if with_arrays else {}
     except ModelFileError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError) as exc:

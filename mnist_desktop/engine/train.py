@@ -5,7 +5,7 @@
         ...
 
 ``cancel()``, ``pause()`` and ``resume()`` may be called from another thread; they take effect between
-batches. A NaN or infinite loss stops training with ``TrainingDiverged``, after putting back the weights of
+batches. A NaN, infinite or exploded loss stops training with ``TrainingDiverged``, after putting back the weights of
 the last completed epoch (or the initial ones), so a diverged run never leaves a broken network behind.
 """
 
@@ -83,6 +83,11 @@ class EpochRecord:
     seconds: float      # training time of this epoch, evaluation excluded
     eval_seconds: float
     images_per_s: float
+
+
+# A loss this many times the first batch's is divergence even while it is still finite: a ReLU network
+# trained with a learning rate of 10 or 100 kills its units and sits at an absurd, finite loss.
+DIVERGENCE_FACTOR = 1e4
 
 
 class TrainingDiverged(RuntimeError):
@@ -163,6 +168,7 @@ class Trainer:
         batches = math.ceil(n / bs)
         good = net.snapshot()
         good_epoch = 0
+        first_loss = None
         # a fixed sample of the training set, scored in inference mode like the test set
         m = n if cfg.train_eval_size <= 0 else min(n, cfg.train_eval_size)
         eval_idx = np.random.default_rng(cfg.seed + 1).choice(n, m, replace=False) if m < n else slice(None)
@@ -183,12 +189,15 @@ class Trainer:
                 if self.augment is not None:
                     xb = self.augment(xb, self.rng)
                 loss, correct = self.train_step(xb, yb)
-                if not math.isfinite(loss):
+                if first_loss is None:
+                    first_loss = loss
+                if not math.isfinite(loss) or loss > max(DIVERGENCE_FACTOR * first_loss, 100.0):
                     net.set_arrays(good)
                     where = f"epoch {epoch}, batch {b + 1}/{batches}"
+                    what = f"became {loss}" if not math.isfinite(loss) else f"exploded from {first_loss:.3g} to {loss:.3g}"
                     kept = f"the weights after epoch {good_epoch}" if good_epoch else "the initial weights"
                     raise TrainingDiverged(
-                        f"training diverged: the loss became {loss} at {where} (learning rate {lr:g}). "
+                        f"training diverged: the loss {what} at {where} (learning rate {lr:g}). "
                         f"The network has {kept} again; try a smaller learning rate.",
                         epoch, b + 1, good_epoch)
                 loss_sum += loss * len(yb)

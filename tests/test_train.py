@@ -1,0 +1,163 @@
+"""The Trainer: records, cancel, pause/resume, divergence; optimizers and schedules."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_desktop.engine import (BatchRecord, EpochRecord, Network, TrainConfig, Trainer, TrainingDiverged,
+                                  get_preset, PRESETS)
+from mnist_desktop.engine.optim import scheduled_lr
+from mnist_desktop.engine.presets import mlp, parse_layers
+
+
+def blobs(n=600, seed=0):
+    """Ten well-separated clusters in 784-d: any working optimizer learns them in an epoch or two."""
+    rng = np.random.default_rng(seed)
+    centres = rng.random((10, 784)).astype(np.float32)
+    y = rng.integers(0, 10, n)
+    x = np.clip(centres[y] + 0.1 * rng.standard_normal((n, 784)), 0, 1).astype(np.float32)
+    return x, y
+
+
+def make(sizes=(784, 32, 10), **cfg):
+    net = Network.from_architecture(mlp(list(sizes)), rng=np.random.default_rng(0))
+    x, y = blobs()
+    return Trainer(net, (x[:500], y[:500]), (x[500:], y[500:]), TrainConfig(**cfg))
+
+
+@pytest.mark.parametrize("optimizer,lr", [("sgd", 0.1), ("momentum", 0.05), ("adam", 1e-3)])
+def test_every_optimizer_learns(optimizer, lr):
+    tr = make(optimizer=optimizer, lr=lr, epochs=3, batch_size=32)
+    epochs = [r for r in tr.run() if isinstance(r, EpochRecord)]
+    assert [r.epoch for r in epochs] == [1, 2, 3]
+    assert epochs[-1].test_acc > 0.9
+    assert epochs[-1].loss < epochs[0].loss
+
+
+def test_records_per_batch_and_epoch():
+    tr = make(epochs=2, batch_size=100)
+    records = list(tr.run())
+    batches = [r for r in records if isinstance(r, BatchRecord)]
+    assert len(batches) == 10 and batches[-1].batches == 5
+    assert all(r.images_per_s > 0 and math.isfinite(r.loss) for r in batches)
+    assert tr.history == [r for r in records if isinstance(r, EpochRecord)]
+
+
+def test_seeded_runs_repeat_exactly():
+    a, b = make(epochs=1, seed=3), make(epochs=1, seed=3)
+    la = [r.loss for r in a.run()]
+    lb = [r.loss for r in b.run()]
+    assert la == lb
+
+
+def test_cancel_between_batches():
+    tr = make(epochs=5, batch_size=10)
+    seen = 0
+    for r in tr.run():
+        seen += 1
+        if seen == 7:
+            tr.cancel()
+    assert seen == 7 and tr.cancelled and tr.history == []
+
+
+def test_pause_blocks_until_resumed():
+    tr = make(epochs=1, batch_size=50)
+    it = tr.run()
+    next(it)
+    tr.pause()
+    got = []
+    t = threading.Thread(target=lambda: got.append(next(it)))
+    t.start()
+    t.join(0.3)
+    assert t.is_alive() and not got  # paused: no batch happens
+    tr.resume()
+    t.join(5)
+    assert got and isinstance(got[0], BatchRecord)
+
+
+def test_divergence_restores_last_good_weights():
+    tr = make(optimizer="sgd", lr=100.0, epochs=3, batch_size=10)
+    initial = tr.net.snapshot()
+    with pytest.raises(TrainingDiverged, match="learning rate") as info:
+        for _ in tr.run():
+            pass
+    assert info.value.restored_epoch == 0
+    for k, v in tr.net.arrays().items():
+        np.testing.assert_array_equal(v, initial[k])
+
+
+def test_l2_shrinks_weights():
+    norms = []
+    for l2 in (0.0, 0.05):
+        tr = make(optimizer="sgd", lr=0.1, epochs=2, l2=l2)
+        list(tr.run())
+        norms.append(float(np.linalg.norm(tr.net.layers[0].params["W"])))
+    assert norms[1] < norms[0]
+
+
+def test_bad_config_is_refused():
+    for bad in ({"epochs": 0}, {"lr": -1.0}, {"optimizer": "rmsprop"}, {"schedule": "zigzag"}, {"batch_size": 0}):
+        with pytest.raises(ValueError):
+            make(**bad)
+
+
+def test_schedules():
+    assert scheduled_lr(0.1, "constant", 5.0, epochs=10) == 0.1
+    assert scheduled_lr(0.1, "step", 0.5, epochs=9) == pytest.approx(0.1)
+    assert scheduled_lr(0.1, "step", 3.0, epochs=9) == pytest.approx(0.01)
+    assert scheduled_lr(0.1, "cosine", 0.0, epochs=10) == pytest.approx(0.1)
+    assert scheduled_lr(0.1, "cosine", 5.0, epochs=10) == pytest.approx(0.05)
+    assert scheduled_lr(0.1, "cosine", 10.0, epochs=10) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_presets_build_and_predict():
+    x = blobs(4)[0]
+    for name, preset in PRESETS.items():
+        net = Network.from_architecture(preset.architecture, rng=np.random.default_rng(0))
+        p = net.predict_proba(x)
+        assert p.shape == (4, 10) and np.allclose(p.sum(axis=1), 1, atol=1e-5), name
+        TrainConfig(**preset.training).validate()
+    assert get_preset("nielsen-30").architecture["loss"] == "mse"
+    with pytest.raises(ValueError, match="unknown preset"):
+        get_preset("resnet")
+
+
+@pytest.mark.parametrize("text,msg", [("784-x-10", "whole numbers"), ("784", "at least"), ("100-10", "784"),
+                                      ("784-30-9", "10"), ("", "look like"), ("784--10", "look like")])
+def test_parse_layers_rejects_nonsense(text, msg):
+    with pytest.raises(ValueError, match=msg):
+        parse_layers(text)
+
+
+def test_parse_layers():
+    assert parse_layers("784-128-64-10") == [784, 128, 64, 10]
+    assert parse_layers("784,30,10") == [784, 30, 10]
+
+
+def test_mse_network_probabilities_sum_to_one():
+    net = Network.from_architecture(mlp([784, 8, 10], "sigmoid", "mse"), rng=np.random.default_rng(0))
+    p = net.predict_proba(blobs(3)[0])
+    assert np.allclose(p.sum(axis=1), 1)
+
+
+def test_nan_loss_is_divergence_and_keeps_the_last_epoch():
+    tr = make(optimizer="sgd", lr=0.1, epochs=3, batch_size=50)
+    calls = {"n": 0}
+    real_step = tr.train_step
+
+    def step(xb, yb):  # poison the inputs once the first epoch is done
+        calls["n"] += 1
+        if calls["n"] > 12:
+            xb = np.full_like(xb, np.nan)
+        return real_step(xb, yb)
+
+    tr.train_step = step
+    with pytest.raises(TrainingDiverged, match="nan") as info:
+        for r in tr.run():
+            if isinstance(r, EpochRecord):
+                after_epoch_1 = tr.net.snapshot()
+    assert info.value.restored_epoch == 1 and info.value.epoch == 2
+    for k, v in tr.net.arrays().items():
+        np.testing.assert_array_equal(v, after_epoch_1[k])

@@ -1,0 +1,359 @@
+"""The Draw view: draw a digit, see each preprocessing step and the network's answer live.
+
+    canvas.changed --(0 ms single-shot timer: only the latest state)--> _update_prediction():
+        pixels -> preprocess.to_mnist -> net.predict_proba -> preview.set_result + chart.set_probabilities
+
+Fast mouse moves never queue work: however many ``changed`` arrive before the event loop is idle, one
+update runs, on the newest strokes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
+                               QVBoxLayout, QWidget)
+
+from mnist_desktop import shipped
+from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
+from mnist_desktop.app.imageio import load_image
+from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
+from mnist_desktop.drawing import read_drawing, write_drawing
+from mnist_desktop.engine.serialize import ModelFileError, read_spec
+from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
+
+OPEN_MODEL_TEXT = "Open model…"
+NO_MODEL_HINT = "No model loaded\nFile › Open model… (Ctrl+M)"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the view shows for one state of the canvas.
+
+    pre: the preprocessing steps, None for a blank input. probs: (10,) or None (blank, or no model).
+    """
+
+    pre: Preprocessed | None
+    probs: np.ndarray | None
+    model: LoadedModel | None
+
+    @property
+    def digit(self) -> int | None:
+        return None if self.probs is None else int(np.argmax(self.probs))
+
+
+@dataclass
+class _Choice:
+    """One entry of the model picker: a file not loaded yet, or a model in memory."""
+
+    label: str
+    path: Path | None = None
+    loaded: LoadedModel | None = None
+
+
+def _spec_label(path: Path) -> str:
+    spec = read_spec(path)  # fast: no weights decoded
+    name = spec.get("name") or path.stem
+    acc = spec.get("test_accuracy")
+    acc = f"{100 * acc:.1f}%" if isinstance(acc, (int, float)) else "?"
+    return f"{name} · {spec.get('description') or 'model'} · {acc}"
+
+
+class DrawView(QWidget):
+    """Canvas on the left; model picker, preprocessing preview and probability bars on the right.
+
+    Signals:
+        prediction_updated(Prediction): after the preview and bars show a new state.
+        open_model_requested(): the picker's "Open model…" entry was chosen (the window shows a dialog).
+    Public parts other code may use: ``canvas``, ``preview`` (its ``header`` row takes extra controls,
+    e.g. a saliency toggle), ``chart``, ``banner``, ``model_picker``, ``pen_slider``.
+    """
+
+    prediction_updated = Signal(object)
+    open_model_requested = Signal()
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._prediction = Prediction(None, None, None)
+        self._choices: list[_Choice] = []
+
+        ## left: canvas + pen controls
+        self.canvas = DrawingCanvas()
+        self.pen_slider = QSlider(Qt.Horizontal)
+        self.pen_slider.setRange(int(PEN_WIDTH_RANGE[0]), int(PEN_WIDTH_RANGE[1]))
+        self.pen_slider.setValue(round(self.canvas.pen_width))
+        self.pen_slider.setToolTip("Pen width in canvas pixels (the canvas is 280×280, like the drawing files)")
+        self.pen_slider.setMinimumWidth(100)
+        self.pen_label = QLabel()
+        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance("40 px") + 4)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setToolTip("Undo the last stroke, clear or opened file (Ctrl+Z)")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear the canvas (Del or Esc); Undo brings it back")
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen_slider, 1)
+        tools.addWidget(self.pen_label)
+        tools.addSpacing(12)
+        tools.addWidget(self.undo_button)
+        tools.addWidget(self.clear_button)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(tools)
+
+        ## right: model picker, preview, prediction
+        self.model_picker = QComboBox()
+        self.model_picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.model_picker.setMinimumContentsLength(24)
+        self.model_picker.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.model_picker.setPlaceholderText("No model loaded")
+        self.model_picker.setToolTip("The network that reads your digit: name · architecture · MNIST test accuracy")
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(QLabel("Model"))
+        picker_row.addWidget(self.model_picker, 1)
+
+        self.preview = PreprocessPreview()
+        preview_box = QGroupBox("How your drawing becomes the network's input")
+        QVBoxLayout(preview_box).addWidget(self.preview)
+        self.chart = ProbabilityChart()
+        chart_box = QGroupBox("Prediction")
+        QVBoxLayout(chart_box).addWidget(self.chart)
+        right = QVBoxLayout()
+        right.addLayout(picker_row)
+        right.addWidget(preview_box, 0)
+        right.addWidget(chart_box, 1)
+
+        self.banner = MessageBanner()
+        body = QHBoxLayout()
+        body.addLayout(left, 11)
+        body.addSpacing(6)
+        body.addLayout(right, 10)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.banner)
+        outer.addLayout(body, 1)
+
+        ## coalescing: many `changed` -> one update on the newest state
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._update_prediction)
+
+        self.canvas.changed.connect(self._on_canvas_changed)
+        self.canvas.file_dropped.connect(self._on_canvas_file_dropped)
+        self.pen_slider.valueChanged.connect(self._on_pen_slider_changed)
+        self.undo_button.clicked.connect(self.undo)
+        self.clear_button.clicked.connect(self.clear)
+        self.model_picker.activated.connect(self._on_model_picker_activated)
+        self.state.model_changed.connect(self._on_state_model_changed)
+
+        self._populate_shipped()
+        self._on_pen_slider_changed(self.pen_slider.value())
+        self._on_state_model_changed(self.state.model)
+
+    # ---- public -----------------------------------------------------------------------------
+
+    @property
+    def prediction(self) -> Prediction:
+        """What the preview and bars currently show."""
+        return self._prediction
+
+    def refresh_now(self) -> Prediction:
+        """Update preview and bars from the canvas now (instead of on the next idle event loop)."""
+        self._timer.stop()
+        self._update_prediction()
+        return self._prediction
+
+    def undo(self) -> None:
+        self.canvas.undo()
+
+    def clear(self) -> None:
+        self.canvas.clear()
+
+    def set_pen_width(self, width: float) -> None:
+        self.pen_slider.setValue(round(width))
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        """A non-modal message above the view (errors stay until dismissed)."""
+        self.banner.show_message(text, level)
+
+    def open_image(self, path: str | os.PathLike) -> bool:
+        """Show an image file on the canvas and classify it; False (message shown, canvas kept) on error."""
+        try:
+            pixels = load_image(path)
+        except (ValueError, OSError) as exc:   # ImageLoadError is a ValueError
+            self.show_message(f"Could not open the image: {exc}")
+            return False
+        gray, inverted = ink_from_pixels(pixels)
+        if to_mnist(gray, inverted=inverted) is None:
+            self.show_message(f"{Path(path).name}: no ink found in this image (it looks blank). "
+                              "The canvas is unchanged.", "warning")
+            return False
+        self.canvas.set_image(pixels)
+        self.banner.dismiss()
+        note = " (dark ink on light paper: inverted to white on black)" if inverted else ""
+        self.show_message(f"Opened {Path(path).name}{note}. Draw to replace it; Undo brings it back.", "info")
+        return True
+
+    def open_drawing(self, path: str | os.PathLike) -> bool:
+        """Load a .json drawing onto the canvas; False (message shown, canvas kept) on error."""
+        try:
+            drawing = read_drawing(path)
+        except (ValueError, OSError) as exc:   # DrawingError is a ValueError
+            self.show_message(f"Could not open the drawing: {exc}")
+            return False
+        self.canvas.set_drawing(drawing)
+        self.pen_slider.blockSignals(True)
+        self.pen_slider.setValue(round(self.canvas.pen_width))
+        self.pen_slider.blockSignals(False)
+        self._on_pen_slider_changed(self.pen_slider.value(), apply=False)
+        self.banner.dismiss()
+        return True
+
+    def save_drawing(self, path: str | os.PathLike) -> bool:
+        """Write the strokes as a .json drawing; False (message shown) if there is nothing to save."""
+        if self.canvas.image() is not None:
+            self.show_message("The canvas shows an opened image; only drawn strokes can be saved as a drawing.",
+                              "warning")
+            return False
+        if self.canvas.is_blank():
+            self.show_message("Nothing to save: the canvas is empty.", "warning")
+            return False
+        try:
+            write_drawing(path, self.canvas.drawing())
+        except (ValueError, OSError) as exc:
+            self.show_message(f"Could not save the drawing: {exc}")
+            return False
+        self.show_message(f"Saved {Path(path).name}.", "info")
+        return True
+
+    def add_model_choice(self, path: str | os.PathLike) -> None:
+        """List a model file in the picker without loading it."""
+        path = Path(path).resolve()
+        if self._choice_index(path=path) is None:
+            try:
+                label = _spec_label(path)
+            except ModelFileError:
+                return
+            self._insert_choice(_Choice(label, path=path))
+
+    # ---- model picker -----------------------------------------------------------------------------
+
+    def _populate_shipped(self) -> None:
+        self.model_picker.clear()
+        self.model_picker.addItem(OPEN_MODEL_TEXT)
+        for path in shipped.shipped_models():
+            self.add_model_choice(path)
+
+    def _insert_choice(self, choice: _Choice) -> int:
+        i = len(self._choices)
+        self._choices.append(choice)
+        self.model_picker.insertItem(i, choice.label)
+        if i == 0:
+            self.model_picker.insertSeparator(1)
+        return i
+
+    def _choice_index(self, *, path: Path | None = None, loaded: LoadedModel | None = None) -> int | None:
+        for i, c in enumerate(self._choices):
+            if loaded is not None and c.loaded is loaded:
+                return i
+            if path is not None and c.path is not None and c.path == path:
+                return i
+        return None
+
+    def _select_current_model(self) -> None:
+        model = self.state.model
+        i = None
+        if model is not None:
+            i = self._choice_index(loaded=model)
+            if i is None and model.path is not None:
+                i = self._choice_index(path=model.path)
+        self.model_picker.setCurrentIndex(-1 if i is None else i)
+
+    def _on_model_picker_activated(self, index: int) -> None:
+        if self.model_picker.itemText(index) == OPEN_MODEL_TEXT:
+            self._select_current_model()
+            self.open_model_requested.emit()
+            return
+        if not 0 <= index < len(self._choices):
+            return
+        choice = self._choices[index]
+        if choice.loaded is not None and choice.loaded is self.state.model:
+            return
+        if choice.loaded is not None:
+            self.state.set_model(choice.loaded)
+            return
+        try:
+            self.state.open_model(choice.path)
+        except ModelFileError as exc:
+            self._select_current_model()
+            self.show_message(f"Could not open the model; keeping the current one. {exc}")
+
+    def _on_state_model_changed(self, model: LoadedModel | None) -> None:
+        if model is not None:
+            i = self._choice_index(loaded=model)
+            if i is None and model.path is not None:
+                i = self._choice_index(path=model.path)
+            if i is None:
+                i = self._insert_choice(_Choice(model.label, path=model.path, loaded=model))
+            else:
+                self._choices[i].loaded = model
+                self._choices[i].label = model.label
+                self.model_picker.setItemText(i, model.label)
+            self.model_picker.setItemData(i, f"{model.path or 'in memory'}", Qt.ToolTipRole)
+        self._select_current_model()
+        self._schedule()
+
+    # ---- live prediction ---------------------------------------------------------------------------
+
+    def _on_canvas_changed(self) -> None:
+        self.undo_button.setEnabled(self.canvas.can_undo())
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _update_prediction(self) -> None:
+        image = self.canvas.image()
+        if image is not None:
+            gray, inverted = ink_from_pixels(image)
+        else:
+            gray, inverted = self.canvas.pixels(), False
+        pre = to_mnist(gray, inverted=inverted)
+        model = self.state.model
+        probs = None
+        if pre is not None and model is not None:
+            probs = model.net.predict_proba(pre.image.reshape(1, 784))[0]
+        if pre is None:
+            self.preview.set_input(gray)
+        else:
+            self.preview.set_result(pre)
+        if model is None:
+            self.chart.set_probabilities(None, NO_MODEL_HINT)
+        elif probs is None:
+            self.chart.set_probabilities(None, "Draw a digit")
+        else:
+            self.chart.set_probabilities(probs)
+        self.undo_button.setEnabled(self.canvas.can_undo())
+        self.clear_button.setEnabled(not self.canvas.is_blank())
+        self._prediction = Prediction(pre, probs, model)
+        self.prediction_updated.emit(self._prediction)
+
+    # ---- small slots -------------------------------------------------------------------------------
+
+    def _on_pen_slider_changed(self, value: int, apply: bool = True) -> None:
+        self.pen_label.setText(f"{value} px")
+        if apply:
+            self.canvas.set_pen_width(value)
+
+    def _on_canvas_file_dropped(self, path: str) -> None:
+        if Path(path).suffix.lower() == ".json":
+            self.open_drawing(path)
+        else:
+            self.open_image(path)

@@ -1,0 +1,380 @@
+"""The main window: one tab per view, menus, status bar, settings; and ``run_app``, the GUI entry point.
+
+Adding a view is one line (later views: Train, Imagine, Evaluate):
+
+    window.add_view("train", "Train", TrainView(window.state))
+
+Views share the current model through ``window.state`` (an ``AppState``): ``state.set_model(loaded)``
+makes a model current everywhere, ``state.model_changed`` tells every view.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+
+from mnist_desktop import __version__, shipped
+from mnist_desktop.app.draw_view import DrawView
+from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.widgets import configure_pyqtgraph
+from mnist_desktop.engine.serialize import ModelFileError
+
+ORGANIZATION = APPLICATION = "mnist-desktop"
+STARTUP_MARK = "mnist-desktop: window shown"
+DEFAULT_SIZE = (1200, 780)
+
+# settings keys
+K_GEOMETRY, K_PEN, K_LAST_MODEL, K_LAST_DIR, K_VIEW = ("window/geometry", "draw/pen_width", "model/last",
+                                                       "files/last_dir", "window/view")
+
+DRAWING_FILTER = "Drawings (*.json);;All files (*)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.pgm *.ppm);;All files (*)"
+MODEL_FILTER = "Models (*.npz);;All files (*)"
+
+
+def app_settings() -> QSettings:
+    """The app's settings: an INI file under the user's config folder (tests redirect it with
+    ``QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, tmp_path)``)."""
+    return QSettings(QSettings.IniFormat, QSettings.UserScope, ORGANIZATION, APPLICATION)
+
+
+class MainWindow(QMainWindow):
+    """Tabs (Draw first), File/Edit/View/Help menus, a status bar with the current model.
+
+    ``persist=False`` reads settings but never writes them (screenshots, startup timing).
+    """
+
+    def __init__(self, state: AppState | None = None, settings: QSettings | None = None, *,
+                 persist: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state if state is not None else AppState(self)
+        self.settings = settings if settings is not None else app_settings()
+        self.persist = persist
+        self._views: dict[str, QWidget] = {}
+        self.setWindowTitle("mnist-desktop")
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        self.model_label = QLabel()
+        self.model_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+        self._build_menus()
+        self.draw_view = DrawView(self.state)
+        self.add_view("draw", "Draw", self.draw_view)
+
+        pen = self._setting_float(K_PEN)
+        if pen is not None:
+            self.draw_view.set_pen_width(pen)
+        geometry = self.settings.value(K_GEOMETRY)
+        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
+            self.resize(*DEFAULT_SIZE)
+
+        self.state.model_changed.connect(self._on_state_model_changed)
+        self.draw_view.open_model_requested.connect(self.ask_open_model)
+        self.draw_view.pen_slider.valueChanged.connect(self._on_pen_changed)
+        self.draw_view.canvas.changed.connect(self._update_edit_actions)
+        self._on_state_model_changed(self.state.model)
+        self._update_edit_actions()
+
+    # ---- views --------------------------------------------------------------------------------
+
+    def add_view(self, key: str, title: str, widget: QWidget) -> QWidget:
+        """Add a tab (and a View menu entry, Ctrl+1..9 in order); returns ``widget``."""
+        if key in self._views:
+            raise ValueError(f"a view named {key!r} exists already")
+        self._views[key] = widget
+        self.tabs.addTab(widget, title)
+        action = QAction(title, self)
+        n = len(self._views)
+        if n <= 9:
+            action.setShortcut(QKeySequence(f"Ctrl+{n}"))
+        action.triggered.connect(lambda checked=False, k=key: self.show_view(k))
+        self.view_menu.addAction(action)
+        return widget
+
+    def view(self, key: str) -> QWidget:
+        return self._views[key]
+
+    def view_keys(self) -> list[str]:
+        return list(self._views)
+
+    def show_view(self, key: str) -> None:
+        """Bring the view ``key`` to the front; KeyError naming the known views otherwise."""
+        key = key.lower()
+        if key not in self._views:
+            raise KeyError(f"unknown view {key!r} (available: {', '.join(self._views)})")
+        self.tabs.setCurrentWidget(self._views[key])
+
+    def current_view_key(self) -> str:
+        widget = self.tabs.currentWidget()
+        return next(k for k, w in self._views.items() if w is widget)
+
+    # ---- menus --------------------------------------------------------------------------------
+
+    def _action(self, menu, text: str, slot, shortcuts=(), tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.open_drawing_action = self._action(file, "Open drawing…", self.ask_open_drawing, ["Ctrl+O"],
+                                                "Open a drawing (.json strokes) onto the canvas")
+        self.save_drawing_action = self._action(file, "Save drawing…", self.ask_save_drawing, ["Ctrl+S"],
+                                                "Save the strokes as a .json drawing")
+        file.addSeparator()
+        self.open_image_action = self._action(file, "Open image…", self.ask_open_image, ["Ctrl+I"],
+                                              "Classify a picture of a digit (PNG, JPEG, …)")
+        self.open_model_action = self._action(file, "Open model…", self.ask_open_model, ["Ctrl+M"],
+                                              "Use another trained model (.npz)")
+        file.addSeparator()
+        self.quit_action = self._action(file, "Quit", self.close, ["Ctrl+Q"])
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "Undo", self.draw_view_undo, ["Ctrl+Z"],
+                                        "Undo the last stroke, clear or opened file")
+        self.clear_action = self._action(edit, "Clear", self.draw_view_clear, ["Del", "Esc"], "Clear the canvas")
+        self.view_menu = bar.addMenu("&View")
+        help_menu = bar.addMenu("&Help")
+        self.about_action = self._action(help_menu, "About mnist-desktop", self.show_about)
+
+    def draw_view_undo(self) -> None:
+        self.show_view("draw")
+        self.draw_view.undo()
+
+    def draw_view_clear(self) -> None:
+        self.show_view("draw")
+        self.draw_view.clear()
+
+    def _update_edit_actions(self) -> None:
+        canvas = self.draw_view.canvas
+        self.undo_action.setEnabled(canvas.can_undo())
+        self.clear_action.setEnabled(not canvas.is_blank())
+
+    # ---- files: path-taking methods (tests, drops) and dialogs around them ----------------------
+
+    def open_drawing(self, path: str | os.PathLike) -> bool:
+        self.show_view("draw")
+        return self._remember_dir(path, self.draw_view.open_drawing(path))
+
+    def save_drawing(self, path: str | os.PathLike) -> bool:
+        self.show_view("draw")
+        return self._remember_dir(path, self.draw_view.save_drawing(path))
+
+    def open_image(self, path: str | os.PathLike) -> bool:
+        self.show_view("draw")
+        return self._remember_dir(path, self.draw_view.open_image(path))
+
+    def open_model(self, path: str | os.PathLike) -> LoadedModel | None:
+        """Load a model and make it current; on error the current model stays and a message says why."""
+        try:
+            loaded = self.state.open_model(path)
+        except ModelFileError as exc:
+            self._file_error(f"Could not open the model; keeping the current one. {exc}")
+            return None
+        self._remember_dir(path, True)
+        self.statusBar().showMessage(f"Model {loaded.name} loaded", 4000)
+        return loaded
+
+    def ask_open_drawing(self) -> None:
+        path = self._ask(QFileDialog.getOpenFileName, "Open drawing", DRAWING_FILTER)
+        if path:
+            self.open_drawing(path)
+
+    def ask_save_drawing(self) -> None:
+        path = self._ask(QFileDialog.getSaveFileName, "Save drawing", DRAWING_FILTER, "digit.json")
+        if path:
+            if not Path(path).suffix:
+                path += ".json"
+            self.save_drawing(path)
+
+    def ask_open_image(self) -> None:
+        path = self._ask(QFileDialog.getOpenFileName, "Open image", IMAGE_FILTER)
+        if path:
+            self.open_image(path)
+
+    def ask_open_model(self) -> None:
+        path = self._ask(QFileDialog.getOpenFileName, "Open model", MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def _ask(self, dialog, title: str, filters: str, name: str = "") -> str:
+        folder = str(self.settings.value(K_LAST_DIR, "") or Path.home())
+        path, _ = dialog(self, title, str(Path(folder) / name) if name else folder, filters)
+        return path
+
+    def _remember_dir(self, path, ok: bool) -> bool:
+        if ok and self.persist:
+            self.settings.setValue(K_LAST_DIR, str(Path(path).resolve().parent))
+        return ok
+
+    def _file_error(self, text: str) -> None:
+        self.show_view("draw")
+        self.draw_view.show_message(text)
+        self.statusBar().showMessage(text.split(". ")[0], 8000)
+
+    # ---- model ----------------------------------------------------------------------------------
+
+    def load_startup_model(self, requested: str | os.PathLike | None = None) -> LoadedModel | None:
+        """Pick the first model that loads: ``requested`` (--model), the last one used, the shipped
+        default. Each failure is explained in the Draw view; none of them stops the app."""
+        problems = []
+        candidates = []
+        if requested:
+            candidates.append(("the model given with --model", requested))
+        last = self.settings.value(K_LAST_MODEL)
+        if isinstance(last, str) and last and not requested:
+            candidates.append(("the last model used", last))
+        default = shipped.default_model_path()
+        if default is not None:
+            candidates.append(("the shipped default model", default))
+        loaded = None
+        for what, path in candidates:
+            try:
+                loaded = LoadedModel.from_file(path)
+                break
+            except ModelFileError as exc:
+                problems.append(f"Could not open {what}: {exc}")
+        if loaded is not None:
+            self.state.set_model(loaded)
+        if problems:
+            tail = (f"Using {loaded.name} instead." if loaded is not None else
+                    "No model is loaded: open one with File › Open model… (Ctrl+M).")
+            self.draw_view.show_message("\n".join(problems + [tail]), "error" if requested else "warning")
+        elif loaded is None:
+            self.draw_view.show_message("No model is loaded (none is shipped with this copy): "
+                                        "open one with File › Open model… (Ctrl+M).", "warning")
+        return loaded
+
+    def _on_state_model_changed(self, model: LoadedModel | None) -> None:
+        if model is None:
+            self.model_label.setText("No model loaded")
+            self.model_label.setToolTip("")
+            return
+        self.model_label.setText(f"Model: <b>{model.name}</b> · {model.description} · {model.accuracy_text}")
+        self.model_label.setToolTip(str(model.path) if model.path else "in memory, not saved")
+        if model.path is not None and self.persist:
+            self.settings.setValue(K_LAST_MODEL, str(model.path))
+
+    def _on_pen_changed(self, value: int) -> None:
+        if self.persist:
+            self.settings.setValue(K_PEN, int(value))
+
+    def _setting_float(self, key: str) -> float | None:
+        try:
+            return float(self.settings.value(key))
+        except (TypeError, ValueError):
+            return None
+
+    # ---- help -----------------------------------------------------------------------------------
+
+    def about_text(self) -> str:
+        model = self.state.model
+        if model is None:
+            model_html = "No model is loaded."
+        else:
+            created = model.spec.get("created", "")
+            model_html = (f"Model: <b>{model.name}</b><br>{model.description}<br>{model.accuracy_text}"
+                          f"<br>{model.net.n_params():,} parameters"
+                          + (f"<br>created {created}" if created else "")
+                          + (f"<br><small>{model.path}</small>" if model.path else ""))
+        return (f"<h3>mnist-desktop {__version__}</h3>"
+                "<p>Draw digits, train networks and look inside them. The networks run on a small "
+                "NumPy engine inside the app: no machine-learning framework needed.</p>"
+                f"<p>{model_html}</p>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About mnist-desktop", self.about_text())
+
+    # ---- closing ----------------------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        if self.persist:
+            self.settings.setValue(K_GEOMETRY, self.saveGeometry())
+            self.settings.setValue(K_PEN, int(self.draw_view.pen_slider.value()))
+            self.settings.sync()
+        super().closeEvent(event)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size looks like 1280x800, got {text!r}") from None
+    if not (200 <= w <= 10000 and 200 <= h <= 10000):
+        raise ValueError(f"--size must be between 200x200 and 10000x10000, got {text!r}")
+    return w, h
+
+
+def run_app(args) -> int:
+    """The GUI entry point (cli.py calls it with no subcommand). args: .model, .screenshot, .view, .size.
+
+    --screenshot PNG renders offscreen, saves the window and returns 0. With the environment variable
+    MNIST_DESKTOP_STARTUP_MARK=1 the app prints STARTUP_MARK once the window is shown and quits (used by
+    benchmarks/startup.py)."""
+    screenshot = getattr(args, "screenshot", None)
+    size = None
+    if getattr(args, "size", None):
+        try:
+            size = _parse_size(args.size)
+        except ValueError as exc:
+            print(f"mnist-desktop: {exc}", file=sys.stderr)
+            return 2
+    if screenshot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"   # before the QApplication exists
+    mark = os.environ.get("MNIST_DESKTOP_STARTUP_MARK") == "1"
+
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setStyle("Fusion")
+    configure_pyqtgraph()
+
+    window = MainWindow(persist=not (screenshot or mark))
+    window.load_startup_model(getattr(args, "model", None))
+    if getattr(args, "view", None):
+        try:
+            window.show_view(args.view)
+        except KeyError as exc:
+            print(f"mnist-desktop: {exc.args[0]}", file=sys.stderr)
+            window.deleteLater()
+            return 2
+    drawing = getattr(args, "drawing", None)
+    if drawing:
+        window.open_drawing(drawing)
+    if size or screenshot:
+        window.resize(*(size or (1280, 800)))
+
+    if screenshot:
+        window.show()
+        app.processEvents()
+        window.draw_view.refresh_now()
+        app.processEvents()
+        ok = window.grab().save(str(screenshot), "PNG")
+        window.close()
+        window.deleteLater()
+        if not ok:
+            print(f"mnist-desktop: could not write {screenshot}", file=sys.stderr)
+            return 1
+        print(f"saved {screenshot} ({window.width()}x{window.height()})")
+        return 0
+
+    window.show()
+    if mark:
+        app.processEvents()
+        print(STARTUP_MARK, flush=True)
+        window.close()
+        return 0
+    return app.exec()

@@ -1,0 +1,103 @@
+"""What the whole window shares: the current model.
+
+Views never load models themselves; they call ``AppState.open_model`` / ``set_model`` and listen to
+``model_changed``. A model trained in the Train view reaches the Draw view through ``set_model``.
+
+    state = AppState()
+    state.model_changed.connect(view._on_state_model_changed)   # LoadedModel or None
+    state.open_model("models/cnn.npz")                          # raises ModelFileError; model unchanged
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from mnist_desktop.engine.network import Network
+from mnist_desktop.engine.serialize import ModelFileError, load
+
+__all__ = ["AppState", "LoadedModel", "ModelFileError"]
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A network ready to predict, with what people need to know about it.
+
+    ``path`` is None for a model that lives only in memory (just trained, not saved yet). Compared by
+    identity: two loads of one file are two models.
+    """
+
+    net: Network
+    spec: dict
+    path: Path | None
+    name: str
+    description: str            # architecture in one line, e.g. '784-128-128-10 relu'
+    test_accuracy: float | None  # measured on the MNIST test set when the model was made, 0..1
+
+    @classmethod
+    def from_network(cls, net: Network, spec: dict | None = None, path: str | os.PathLike | None = None) -> "LoadedModel":
+        """Wrap a network (e.g. one just trained); missing spec fields get sensible values."""
+        spec = dict(spec or {})
+        path = Path(path) if path is not None else None
+        name = str(spec.get("name") or (path.stem if path else "unsaved model"))
+        acc = spec.get("test_accuracy")
+        acc = float(acc) if isinstance(acc, (int, float)) and 0.0 <= acc <= 1.0 else None
+        return cls(net=net, spec=spec, path=path, name=name,
+                   description=str(spec.get("description") or net.describe()), test_accuracy=acc)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "LoadedModel":
+        """Load and validate a model file; raises ModelFileError with a readable reason."""
+        net, spec = load(path)
+        if net.n_outputs != 10:
+            raise ModelFileError(f"{path}: this model has {net.n_outputs} outputs; the app needs 10 (one per digit)")
+        return cls.from_network(net, spec, Path(path).resolve())
+
+    @property
+    def accuracy_text(self) -> str:
+        """'98.1% on MNIST test' or 'test accuracy unknown'."""
+        if self.test_accuracy is None:
+            return "test accuracy unknown"
+        return f"{100 * self.test_accuracy:.1f}% on MNIST test"
+
+    @property
+    def label(self) -> str:
+        """One line for pickers and the status bar: 'mlp-128x2 · 784-128-128-10 relu · 98.1%'."""
+        acc = "?" if self.test_accuracy is None else f"{100 * self.test_accuracy:.1f}%"
+        return f"{self.name} · {self.description} · {acc}"
+
+
+class AppState(QObject):
+    """The current model, shared by every view.
+
+    Signals:
+        model_changed(LoadedModel | None): after the current model was replaced.
+    """
+
+    model_changed = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._model: LoadedModel | None = None
+
+    @property
+    def model(self) -> LoadedModel | None:
+        return self._model
+
+    def open_model(self, path: str | os.PathLike) -> LoadedModel:
+        """Load ``path`` and make it current. On ModelFileError the current model stays as it was."""
+        loaded = LoadedModel.from_file(path)
+        self.set_model(loaded)
+        return loaded
+
+    def set_model(self, loaded: LoadedModel | None) -> None:
+        """Make ``loaded`` current (None: no model) and emit ``model_changed``."""
+        if loaded is not None and not isinstance(loaded, LoadedModel):
+            raise TypeError(f"set_model expects a LoadedModel or None, got {type(loaded).__name__}")
+        if loaded is self._model:
+            return
+        self._model = loaded
+        self.model_changed.emit(loaded)

@@ -1,0 +1,209 @@
+"""The Draw view: live preview and bars, blank and no-model states, bad files, the model picker."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from mnist_desktop import shipped
+from mnist_desktop.app.draw_view import OPEN_MODEL_TEXT, DrawView
+from mnist_desktop.app.state import AppState, LoadedModel, ModelFileError
+from mnist_desktop.preprocess import to_mnist
+
+SEVEN = [[(80, 60), (200, 60), (120, 230)], [(110, 140), (190, 140)]]
+
+
+@pytest.fixture
+def state(make_model, no_shipped_models):
+    s = AppState()
+    s.open_model(make_model("tiny"))
+    return s
+
+
+@pytest.fixture
+def view(qtbot, state):
+    v = DrawView(state)
+    qtbot.addWidget(v)
+    v.resize(1000, 650)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def draw_seven(view):
+    for stroke in SEVEN:
+        view.canvas.add_stroke(stroke)
+
+
+def test_drawing_updates_preview_and_bars(view, qtbot, state):
+    with qtbot.waitSignal(view.prediction_updated) as blocker:
+        draw_seven(view)
+    pred = blocker.args[0]
+    pre = to_mnist(view.canvas.pixels())
+    expected = state.model.net.predict_proba(pre.image.reshape(1, 784))[0]
+    np.testing.assert_allclose(pred.probs, expected, rtol=1e-6)
+    np.testing.assert_allclose(view.chart.probabilities, expected, rtol=1e-6)
+    assert view.chart.bars.isVisible() and view.chart.hint_text == ""
+    assert view.chart.digit_label.text() == str(int(expected.argmax()))
+    heights = view.chart.bars.opts["height"]
+    np.testing.assert_allclose(heights, expected)
+    brushes = view.chart.bars.opts["brushes"]
+    top = int(expected.argmax())
+    assert brushes[top] != brushes[(top + 1) % 10]      # the top digit stands out
+    np.testing.assert_array_equal(view.preview.net_pane.image_item.image, pre.image)
+    np.testing.assert_array_equal(view.preview.fit_pane.image_item.image, pre.fitted)
+    box = view.preview._box
+    top_, left, bottom, right = pre.box
+    assert box.isVisible() and box.rect().getCoords() == (left, top_, right, bottom)
+
+
+def test_the_prediction_updates_while_the_stroke_is_drawn(view, qtbot):
+    view.canvas.begin_stroke((80, 60))
+    with qtbot.waitSignal(view.prediction_updated) as blocker:
+        view.canvas.extend_stroke([(200, 60), (120, 230)])
+    assert view.canvas.is_drawing()
+    assert blocker.args[0].probs is not None
+
+
+def test_fast_updates_are_coalesced(view, qtbot):
+    """Fifty points before the event loop runs: one update, on the newest state."""
+    updates = []
+    view.prediction_updated.connect(updates.append)
+    view.canvas.begin_stroke((80, 60))
+    for i in range(50):
+        view.canvas.extend_stroke([(80 + 2 * i, 60 + 3 * i)])
+    qtbot.waitUntil(lambda: len(updates) >= 1)
+    qtbot.wait(20)  # let any stray queued update arrive (there must be none)
+    assert len(updates) == 1
+    np.testing.assert_array_equal(updates[0].pre.gray, view.canvas.pixels())
+
+
+def test_blank_canvas_shows_the_hint_and_no_bars(view, qtbot):
+    view.refresh_now()
+    assert view.prediction.probs is None and view.prediction.pre is None
+    assert view.chart.probabilities is None
+    assert not view.chart.bars.isVisible()
+    assert view.chart.hint_text == "Draw a digit"
+    assert not view.preview._box.isVisible()
+
+
+def test_clear_and_undo_buttons(view, qtbot):
+    draw_seven(view)
+    view.refresh_now()
+    assert view.prediction.probs is not None
+    with qtbot.waitSignal(view.prediction_updated):
+        qtbot.mouseClick(view.clear_button, Qt.LeftButton)
+    assert view.canvas.is_blank() and view.chart.probabilities is None
+    with qtbot.waitSignal(view.prediction_updated):
+        qtbot.mouseClick(view.undo_button, Qt.LeftButton)   # the cleared drawing comes back
+    assert len(view.canvas.strokes()) == 2 and view.chart.probabilities is not None
+    with qtbot.waitSignal(view.prediction_updated):
+        qtbot.mouseClick(view.undo_button, Qt.LeftButton)   # the last stroke goes
+    assert view.canvas.strokes() == [list(map(tuple, SEVEN[0]))]
+
+
+def test_pen_slider_sets_the_pen_width(view):
+    view.pen_slider.setValue(25)
+    assert view.canvas.pen_width == 25
+    assert view.pen_label.text() == "25 px"
+
+
+def test_without_a_model_the_preview_still_works(qtbot, no_shipped_models):
+    v = DrawView(AppState())
+    qtbot.addWidget(v)
+    draw_seven(v)
+    pred = v.refresh_now()
+    assert pred.pre is not None and pred.probs is None
+    assert "No model" in v.chart.hint_text
+    assert v.model_picker.currentIndex() == -1
+
+
+def test_an_unreadable_model_leaves_the_old_model_working(view, state, tmp_path, qtbot):
+    old = state.model
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 this is not a zip")
+    with pytest.raises(ModelFileError):
+        state.open_model(bad)
+    assert state.model is old
+    # the same through the picker: an entry whose file went bad since it was listed
+    good = tmp_path / "tiny.npz"
+    view.add_model_choice(good)  # already listed (current): no duplicate
+    assert [view.model_picker.itemText(i) for i in range(view.model_picker.count())].count(old.label) == 1
+    view._choices.append(type(view._choices[0])("broken", path=bad))
+    view.model_picker.insertItem(len(view._choices) - 1, "broken")
+    view._on_model_picker_activated(len(view._choices) - 1)
+    assert state.model is old
+    assert view.banner.level == "error" and "keeping the current one" in view.banner.text
+    assert view.model_picker.currentIndex() == 0
+    draw_seven(view)
+    assert view.refresh_now().probs is not None
+
+
+def test_picker_lists_shipped_models_and_switches(qtbot, make_model, monkeypatch):
+    a, b = make_model("alpha", seed=1, accuracy=0.91), make_model("beta", seed=2, accuracy=None)
+    monkeypatch.setattr(shipped, "shipped_models", lambda: [a, b])
+    state = AppState()
+    v = DrawView(state)
+    qtbot.addWidget(v)
+    texts = [v.model_picker.itemText(i) for i in range(v.model_picker.count())]
+    assert texts[0] == "alpha · 784-16-10 relu · 91.0%"
+    assert texts[1] == "beta · 784-16-10 relu · ?"
+    assert texts[-1] == OPEN_MODEL_TEXT
+    assert state.model is None               # listing does not load
+    with qtbot.waitSignal(state.model_changed):
+        v._on_model_picker_activated(1)
+    assert state.model.name == "beta" and v.model_picker.currentIndex() == 1
+    with qtbot.waitSignal(v.open_model_requested):
+        v._on_model_picker_activated(v.model_picker.count() - 1)
+    assert v.model_picker.currentIndex() == 1  # "Open model…" is an action, not a selection
+
+
+def test_a_model_set_from_elsewhere_joins_the_picker(view, state, qtbot):
+    """What 'Use in Draw view' after training does: set_model with an in-memory model."""
+    net = state.model.net.copy()
+    net.layers[-1].params["b"][:] = np.arange(10) * 10.0  # makes 9 win whatever the input
+    trained = LoadedModel.from_network(net, {"name": "just trained", "test_accuracy": 0.97})
+    state.set_model(trained)
+    assert view.model_picker.currentText() == "just trained · 784-16-10 relu · 97.0%"
+    draw_seven(view)
+    assert view.refresh_now().digit == 9
+
+
+def test_opening_a_text_file_as_an_image_is_an_error_not_a_crash(view, tmp_path):
+    draw_seven(view)
+    f = tmp_path / "notes.png"
+    f.write_text("hello, I am text")
+    assert view.open_image(f) is False
+    assert view.banner.level == "error" and "notes.png" in view.banner.text
+    assert len(view.canvas.strokes()) == 2  # the drawing is kept
+
+
+def test_opening_and_dropping_an_image(view, tmp_path, qtbot):
+    from PySide6.QtGui import QColor, QImage, QPainter, QPen
+
+    img = QImage(120, 90, QImage.Format_RGB32)
+    img.fill(QColor("white"))
+    p = QPainter(img)
+    p.setPen(QPen(QColor("black"), 8))
+    p.drawLine(60, 10, 60, 80)
+    p.end()
+    path = tmp_path / "one.png"
+    assert img.save(str(path))
+    with qtbot.waitSignal(view.prediction_updated) as blocker:
+        view.canvas.file_dropped.emit(str(path))   # what a drop does
+    pred = blocker.args[0]
+    assert view.canvas.image() is not None
+    assert pred.pre is not None and pred.pre.inverted and pred.probs is not None
+    assert pred.pre.gray.shape == (90, 120)
+
+
+def test_a_blank_image_is_refused_with_a_warning(view, tmp_path):
+    from PySide6.QtGui import QColor, QImage
+
+    img = QImage(40, 40, QImage.Format_RGB32)
+    img.fill(QColor("white"))
+    path = tmp_path / "blank.png"
+    img.save(str(path))
+    draw_seven(view)
+    assert view.open_image(path) is False
+    assert view.banner.level == "warning" and view.canvas.image() is None
+    assert len(view.canvas.strokes()) == 2

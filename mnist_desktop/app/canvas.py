@@ -155,13 +155,12 @@ class DrawingCanvas(QWidget):
         if self._current is None:
             self.begin_stroke(pts[0])
             pts = pts[1:]
-        added = False
+        start = len(self._current) - 1
         for p in pts:
             if p != self._current[-1]:  # a pen resting in place adds nothing
                 self._current.append(p)
-                added = True
-        if added:
-            self.update()
+        if len(self._current) - 1 > start:
+            self._update_around(self._current[start:])
             self.changed.emit()
 
     def end_stroke(self) -> None:
@@ -239,6 +238,19 @@ class DrawingCanvas(QWidget):
         s = min(w / self._width, h / self._height)
         cw, ch = self._width * s, self._height * s
         return QRectF(m + (w - cw) / 2, m + (h - ch) / 2, cw, ch)
+
+    def _update_around(self, points: list[Point]) -> None:
+        """Repaint only where new segments go (a long stroke stays cheap to extend)."""
+        if self._image is not None:
+            self.update()
+            return
+        r = self.canvas_rect()
+        s = r.width() / self._width
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        pad = self._pen_width / 2 + 2 / s
+        self.update(QRectF(r.x() + (min(xs) - pad) * s, r.y() + (min(ys) - pad) * s,
+                           (max(xs) - min(xs) + 2 * pad) * s, (max(ys) - min(ys) + 2 * pad) * s)
+                    .toAlignedRect().adjusted(-1, -1, 1, 1))
 
     def to_canvas(self, pos: QPointF) -> Point:
         """Widget coordinates -> logical canvas coordinates."""

@@ -285,8 +285,11 @@ class ProbabilityChart(QWidget):
         self.bars.show()
         self.hint.hide()
         for i, (t, p) in enumerate(zip(self._values, probs)):
-            t.setText(f"{100 * p:.0f}%" if p >= 0.005 else "")
-            t.setPos(i, p + 0.005)
+            text = f"{100 * p:.0f}%" if p >= 0.005 else ""
+            if text != t.toPlainText():   # TextItem updates are not free; most labels stay the same
+                t.setText(text)
+            if text:
+                t.setPos(i, p + 0.005)
         self.digit_label.setText(str(top))
         self.digit_label.setStyleSheet(f"color: {HIGHLIGHT_COLOR.name()};")
         self.detail_label.setText(f"<b>{100 * probs[top]:.1f}%</b> sure it is a {top}")

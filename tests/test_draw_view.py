@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from mnist_desktop import shipped
 from mnist_desktop.app.draw_view import OPEN_MODEL_TEXT, DrawView
@@ -72,7 +73,8 @@ def test_fast_updates_are_coalesced(view, qtbot):
     for i in range(50):
         view.canvas.extend_stroke([(80 + 2 * i, 60 + 3 * i)])
     qtbot.waitUntil(lambda: len(updates) >= 1)
-    qtbot.wait(20)  # let any stray queued update arrive (there must be none)
+    for _ in range(5):  # a stray queued update would run here (there must be none)
+        QApplication.processEvents()
     assert len(updates) == 1
     np.testing.assert_array_equal(updates[0].pre.gray, view.canvas.pixels())
 
@@ -207,3 +209,20 @@ def test_a_blank_image_is_refused_with_a_warning(view, tmp_path):
     assert view.open_image(path) is False
     assert view.banner.level == "warning" and view.canvas.image() is None
     assert len(view.canvas.strokes()) == 2
+
+
+def test_state_rejects_a_model_without_ten_outputs_and_keeps_the_current_one(state, tmp_path, qtbot):
+    from mnist_desktop.engine import serialize
+    from mnist_desktop.engine.network import Network
+    from mnist_desktop.engine.presets import mlp
+
+    net = Network.from_architecture(mlp([784, 8, 5]), rng=np.random.default_rng(0))
+    path = tmp_path / "five.npz"
+    serialize.save(net, path)
+    old = state.model
+    with pytest.raises(ModelFileError, match="5 outputs"):
+        state.open_model(path)
+    assert state.model is old
+    with qtbot.waitSignal(state.model_changed) as blocker:
+        state.set_model(None)
+    assert blocker.args == [None] and state.model is None

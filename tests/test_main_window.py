@@ -129,11 +129,13 @@ def test_settings_persist_pen_width_and_last_model(qtbot, make_model, no_shipped
     qtbot.addWidget(first)
     first.open_model(model)
     first.draw_view.set_pen_width(27)
+    first.resize(780, 690)   # the offscreen screen is 800 wide
     first.close()
     assert app_settings().value(mw.K_PEN) in (27, "27")      # written to the isolated INI file
     second = MainWindow()
     qtbot.addWidget(second)
     assert second.draw_view.canvas.pen_width == 27
+    assert (second.width(), second.height()) == (780, 690)
     loaded = second.load_startup_model()
     assert loaded.name == "remembered" and second.state.model is loaded
     assert second.draw_view.banner.isHidden()

@@ -33,6 +33,7 @@ CANVAS_SIZE = 280        # logical pixels, like the drawing files
 DEFAULT_PEN_WIDTH = 18.0  # like the drawn-digit files
 PEN_WIDTH_RANGE = (4.0, 40.0)
 UNDO_LIMIT = 200
+DISPLAY_LIMIT = 1600      # opened images are shown from a copy at most this large
 
 
 def _qimage_from_pixels(pixels: np.ndarray) -> QImage:
@@ -217,6 +218,8 @@ class DrawingCanvas(QWidget):
         """Show an opened image ((H, W) or (H, W, 3|4), as from ``imageio.load_image``) instead of
         strokes; undoable. The next stroke replaces it."""
         qimage = _qimage_from_pixels(pixels)  # ValueError before anything changes
+        if max(qimage.width(), qimage.height()) > DISPLAY_LIMIT:  # a photo: scale once, not per paint
+            qimage = qimage.scaled(DISPLAY_LIMIT, DISPLAY_LIMIT, Qt.KeepAspectRatio, Qt.SmoothTransformation)
         self.end_stroke()
         self._push_undo()
         self._strokes = []

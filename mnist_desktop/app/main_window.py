@@ -74,7 +74,8 @@ class MainWindow(QMainWindow):
             self.draw_view.set_pen_width(pen)
         geometry = self.settings.value(K_GEOMETRY)
         if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
-            self.resize(*DEFAULT_SIZE)
+            room = self.screen().availableGeometry()   # first run: fit small laptop screens too
+            self.resize(min(DEFAULT_SIZE[0], int(room.width() * 0.92)), min(DEFAULT_SIZE[1], int(room.height() * 0.92)))
 
         self.state.model_changed.connect(self._on_state_model_changed)
         self.draw_view.open_model_requested.connect(self.ask_open_model)

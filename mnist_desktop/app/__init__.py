@@ -1,1 +1,1 @@
-"""Everything Qt: the main window and its views. Nothing outside this package imports PySide6 or pyqtgraph."""
+"""Everything Qt (PySide6, pyqtgraph) lives in this package; nothing outside it imports Qt."""

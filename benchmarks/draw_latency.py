@@ -23,9 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import mnist_desktop.app  # noqa: E402,F401  (before NumPy: the app's BLAS thread setting applies here too)
+import numpy as np  # noqa: E402
 
 DEV_MODEL = Path("/work/dev-models/mlp-128x2.npz")
 DRAWINGS = Path("/work/shared/datasets/drawn-digits")
@@ -190,7 +190,8 @@ def main(argv=None) -> int:
     r, pp, pr = (np.array(t.times[-n:]) * 1000 for t in (render, preprocess, predict))
     ui = tot - r - pp - pr
     print(f"model: {loaded.name} ({loaded.description}); window {args.size}; platform "
-          f"{os.environ.get('QT_QPA_PLATFORM')}; {n} stroke updates over {d} digits")
+          f"{os.environ.get('QT_QPA_PLATFORM')}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
+          f"{n} stroke updates over {d} digits")
     print(f"{'stage':<28}{'median ms':>10}{'p95 ms':>10}")
     for name, a in [("render strokes", r), ("preprocess", pp), ("predict", pr),
                     ("UI update + repaint", ui), ("total (update -> painted)", tot),

@@ -248,7 +248,13 @@ class ProbabilityChart(QWidget):
         layout.addLayout(head)
         layout.addWidget(self.plot, 1)
         self._probs: np.ndarray | None = None
+        self._digit_color = ""
         self.set_probabilities(None, "Draw a digit")
+
+    def _set_digit_color(self, color: str) -> None:
+        if color != self._digit_color:   # a style sheet re-polishes the widget: only on a change
+            self._digit_color = color
+            self.digit_label.setStyleSheet(f"color: {color};")
 
     @property
     def probabilities(self) -> np.ndarray | None:
@@ -272,7 +278,7 @@ class ProbabilityChart(QWidget):
                               + hint.replace("\n", "<br>") + "</div>")
             self.hint.show()
             self.digit_label.setText("?")
-            self.digit_label.setStyleSheet(f"color: {MUTED_TEXT};")
+            self._set_digit_color(MUTED_TEXT)
             self.detail_label.setText("")
             self.runner_label.setText("The network's answer appears here while you draw.")
             return
@@ -291,8 +297,8 @@ class ProbabilityChart(QWidget):
             if text:
                 t.setPos(i, p + 0.005)
         self.digit_label.setText(str(top))
-        self.digit_label.setStyleSheet(f"color: {HIGHLIGHT_COLOR.name()};")
-        self.detail_label.setText(f"<b>{100 * probs[top]:.1f}%</b> sure it is a {top}")
+        self._set_digit_color(HIGHLIGHT_COLOR.name())
+        self.detail_label.setText(f"<b>{100 * probs[top]:.1f}%</b> sure it is {'an' if top == 8 else 'a'} {top}")
         self.runner_label.setText(f"next best: {second} ({100 * probs[second]:.1f}%)")
 
 

@@ -208,3 +208,16 @@ def test_void_qt_calls_do_not_leak_references_to_none():
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"exit {result.returncode}: {result.stdout} {result.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("3", "3")])
+def test_the_gui_makes_openblas_single_threaded_unless_the_user_chose(preset, expected):
+    """Spinning OpenBLAS threads take the GUI thread's core (see mnist_desktop/app/__init__.py)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    if preset:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = "import os, mnist_desktop.app; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == expected

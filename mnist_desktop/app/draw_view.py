@@ -186,11 +186,12 @@ class DrawView(QWidget):
         """Show an image file on the canvas and classify it; False (message shown, canvas kept) on error."""
         try:
             pixels = load_image(path)
+            gray, inverted = ink_from_pixels(pixels)
+            pre = to_mnist(gray, inverted=inverted)
         except (ValueError, OSError) as exc:   # ImageLoadError is a ValueError
             self.show_message(f"Could not open the image: {exc}")
             return False
-        gray, inverted = ink_from_pixels(pixels)
-        if to_mnist(gray, inverted=inverted) is None:
+        if pre is None:
             self.show_message(f"{Path(path).name}: no ink found in this image (it looks blank). "
                               "The canvas is unchanged.", "warning")
             return False

@@ -1,10 +1,12 @@
 """explain.py (back-projection, activation maximisation, saliency, feed-back) and heatmap.py (colour maps,
 tiling, the pixel font, the PNG writer)."""
 
+import gzip
 import struct
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,6 +222,32 @@ def test_maximised_images_are_classified_as_the_digit_asked_for(trained):
         assert r.image.min() >= 0 and r.image.max() <= 1
         assert r.predicted == r.digit and r.probability >= 0.9, (r.digit, r.probabilities.round(3))
         np.testing.assert_allclose(r.probabilities, explain.feed_back(trained, r.image), rtol=1e-5, atol=1e-7)
+
+
+MNIST_SUBSET = Path(__file__).resolve().parent / "data"  # 3,000 + 1,000 real MNIST digits, once merged
+
+
+def read_idx_subset(folder, split):
+    """(images (N, 784) float32 in [0, 1], labels (N,) int64) from the gzipped IDX files in ``folder``."""
+    prefix = "train" if split == "train" else "t10k"
+    images = np.frombuffer(gzip.decompress((folder / f"{prefix}-images-idx3-ubyte.gz").read_bytes()), np.uint8, offset=16)
+    labels = np.frombuffer(gzip.decompress((folder / f"{prefix}-labels-idx1-ubyte.gz").read_bytes()), np.uint8, offset=8)
+    return (images.reshape(-1, 784) / np.float32(255)).astype(np.float32), labels.astype(np.int64)
+
+
+def mnist_maximize_check(folder):
+    """Train a 784-64-10 MLP on the MNIST subset; every maximised image must be read as its digit, p >= 0.9."""
+    net = Network.from_architecture(mlp([784, 64, 10]), rng=np.random.default_rng(0))
+    train, test = read_idx_subset(folder, "train"), read_idx_subset(folder, "test")
+    records = list(Trainer(net, train, test, TrainConfig(epochs=6, batch_size=32, lr=2e-3)).run())
+    assert records[-1].test_acc > 0.85
+    return [(r.digit, r.predicted, r.probability) for r in explain.imagine_all(net, "maximize")]
+
+
+@pytest.mark.skipif(not (MNIST_SUBSET / "train-images-idx3-ubyte.gz").is_file(), reason="no MNIST subset in tests/data")
+def test_maximised_images_of_an_mnist_trained_mlp_are_read_as_the_digit():
+    for digit, predicted, p in mnist_maximize_check(MNIST_SUBSET):
+        assert predicted == digit and p >= 0.9, (digit, predicted, p)
 
 
 def test_maximize_is_seeded_and_matches_the_batched_version(trained):

@@ -318,7 +318,7 @@ def feed_back(net: Network, image: np.ndarray) -> np.ndarray:
     return net.predict_proba(as_input(image).reshape(1, -1))[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous; compare fields explicitly
 class Imagined:
     digit: int                  # the digit asked for
     method: str                 # "backproject" or "maximize"

@@ -410,6 +410,9 @@ def _fetch(url: str, target: Path, f: DataFile, progress, cancel, timeout: float
                         progress(f.name, done, total)
                     if limit is not None and done > limit:
                         raise _MirrorFailed(f"sent more than {limit:,} bytes; expected {f.size:,}")
+                if length and length.isdigit() and done != int(length):
+                    # http.client ends a body cut short quietly; the checksum would catch it, but say why
+                    raise _MirrorFailed(f"connection closed after {done:,} of {int(length):,} bytes")
             out.flush()
             os.fsync(out.fileno())
         problem = checksum_problem(tmp, f)

@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"numpy {np.__version__}, python {platform.python_version()}, {platform.machine()}")
-    print(f"{"what":48} {'wall ms':>9} {'cpu ms':>9}")
+    print(f"{'what':48} {'wall ms':>9} {'cpu ms':>9}")
     rows = []
     for batch in (64, 256):
         x = fake_digits(batch, rng)

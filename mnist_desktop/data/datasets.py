@@ -202,6 +202,8 @@ def find_dataset(name: str | DatasetInfo = "mnist", data_dir: str | os.PathLike 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
+    """A loaded dataset: flat float images and int labels, plus where they came from."""
+
     x_train: np.ndarray   # (N, 784) float32 in [0, 1], read-only
     y_train: np.ndarray   # (N,) int64 in 0..9
     x_test: np.ndarray    # (M, 784) float32 in [0, 1]
@@ -257,7 +259,10 @@ def _load_arrays(folder: Path, info: DatasetInfo):
     if missing:
         raise DatasetError(f"{info.title} is incomplete in {folder}: {', '.join(missing)} missing; "
                            f"run `{info.download_command}` or pass --data DIR")
-    stats = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    try:
+        stats = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    except OSError as exc:  # removed or made unreadable since _locate saw it
+        raise DatasetError(f"cannot load {info.title} from {folder}: {exc}") from None
     key = (info.name, stats)
     with _MEMO_LOCK:
         if key in _MEMO:

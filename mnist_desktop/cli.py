@@ -208,6 +208,7 @@ def _cmd_train(args) -> int:
                                "test_acc": r.test_acc, "seconds": round(r.seconds, 2)} for r in trainer.history]},
         test_accuracy=last.test_acc if last and data.test_name == "test" else None,
         dataset=data.name,
+        test_images=int(len(data.x_test)),
     )
     save(net, out, spec)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")

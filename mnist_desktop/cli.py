@@ -1,7 +1,7 @@
 """Command line: `mnist-desktop [SUBCOMMAND]`.
 
 With no subcommand the window opens. Subcommands that do not show a window (train, evaluate, download)
-never import Qt, so they work on a machine without a display.
+never import Qt, so they work on a machine without a display (imagine too: it writes PNGs without Qt).
 """
 
 from __future__ import annotations
@@ -208,6 +208,7 @@ def _cmd_train(args) -> int:
                                "test_acc": r.test_acc, "seconds": round(r.seconds, 2)} for r in trainer.history]},
         test_accuracy=last.test_acc if last and data.test_name == "test" else None,
         dataset=data.name,
+        test_images=int(len(data.x_test)),
     )
     save(net, out, spec)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
@@ -294,8 +295,102 @@ def _cmd_download(args) -> int:
     return 0
 
 
+# ---- imagine -------------------------------------------------------------------------------------
+
+
+def _digit_or_all(text: str):
+    if text == "all":
+        return "all"
+    if text.isdigit() and 0 <= int(text) <= 9:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a digit 0-9 or 'all', got {text!r}")
+
+
+def _add_imagine(sub) -> None:
+    p = sub.add_parser("imagine", help="what does the network think a digit looks like? (PNG)", description=(
+        "Ask a trained network what it thinks a digit looks like and save the picture as a PNG. "
+        "backproject: the digit's one-hot output pushed back through the transposed weights, a map of "
+        "evidence (red: ink here says 'this digit', blue: ink here says 'another digit'). "
+        "maximize: an image of valid pixels grown by gradient ascent until the network is sure. "
+        "Each imagined image is fed back through the network and its verdict printed."))
+    p.add_argument("digit", type=_digit_or_all, metavar="DIGIT|all", help="a digit 0-9, or 'all' for the ten")
+    p.add_argument("--method", choices=("backproject", "maximize"), default="backproject",
+                   help="backproject (default) or maximize")
+    # SUPPRESS: `mnist-desktop --model M imagine 3` keeps the top-level --model
+    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
+                   help="model file (.npz; default: the shipped model)")
+    p.add_argument("--out", required=True, metavar="PNG", help="where to write the picture (.png)")
+    p.add_argument("--scale", type=int, default=8, help="pixels per image pixel (default 8: 224x224 per digit)")
+    p.add_argument("--no-labels", action="store_true", help="no caption strip above each picture")
+    p.add_argument("--steps", type=int, help="maximize: gradient steps (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="maximize: seed of the random start (default 0)")
+    p.set_defaults(func=_cmd_imagine)
+
+
+def _verdict(r) -> str:
+    """One line per imagined digit: what the network says about it."""
+    said = f"{r.digit}: the network reads the imagined {r.digit} as {r.predicted} ({r.probabilities[r.predicted] * 100:.1f}%)"
+    return said if r.recognised else f"{said}; it gives {r.digit} {r.probability * 100:.1f}%"
+
+
+def _cmd_imagine(args) -> int:
+    import numpy as np
+
+    from mnist_desktop import explain, heatmap
+    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.shipped import default_model_path
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        return _fail(f"--out must name a .png file, got {out}")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if not 1 <= args.scale <= 64:
+        return _fail(f"--scale must be between 1 and 64, got {args.scale}")
+    kw = {}
+    if args.method == "maximize":
+        kw["seed"] = args.seed
+        if args.steps is not None:
+            if args.steps < 0:
+                return _fail(f"--steps must be >= 0, got {args.steps}")
+            kw["steps"] = args.steps
+    elif args.steps is not None:
+        return _fail("--steps applies to --method maximize")
+    model = getattr(args, "model", None) or default_model_path()
+    if model is None:
+        return _fail("no shipped model was found; pass --model PATH (train one with `mnist-desktop train`)")
+    try:
+        net, _spec = load(model)
+    except ModelFileError as exc:
+        return _fail(str(exc))
+    if net.n_outputs != 10 or net.input_shape not in ((784,), (28, 28), (28, 28, 1)):
+        return _fail(f"{model}: imagine needs a network with 784 inputs and 10 outputs ({net.describe()})")
+    results = explain.imagine_all(net, args.method, **kw)
+    if args.digit != "all":
+        results = [results[args.digit]]
+    tiles = []
+    for r in results:
+        rgb = heatmap.diverging_rgb(r.image) if args.method == "backproject" else heatmap.grayscale_rgb(r.image)
+        rgb = heatmap.upscale_nearest(rgb, args.scale)
+        if not args.no_labels:
+            text = f"{r.digit}>{r.predicted} {round(r.probabilities[r.predicted] * 100)}%"
+            color = (0, 110, 0) if r.recognised else (190, 0, 0)
+            rgb = heatmap.with_caption(rgb, text, scale=max(1, args.scale // 3), color=color)
+        tiles.append(rgb)
+    picture = tiles[0] if len(tiles) == 1 else heatmap.tile(tiles, 5, pad=max(1, args.scale // 2), fill=255)
+    for r in results:
+        print(_verdict(r))
+    try:
+        heatmap.write_png(out, np.ascontiguousarray(picture))
+    except OSError as exc:
+        return _fail(f"cannot write {out}: {exc}", 1)
+    print(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]} px, {args.method})")
+    return 0
+
+
 # Each entry adds one subparser and sets `func`; other subcommands add theirs here.
 SUBCOMMANDS: list = [_add_train, _add_evaluate, _add_download]
+SUBCOMMANDS.append(_add_imagine)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         if requested:
             candidates.append(("the model given with --model", requested))
         last = self.settings.value(K_LAST_MODEL)
-        if isinstance(last, str) and last and not requested:
+        if isinstance(last, str) and last and last != str(requested):
             candidates.append(("the last model used", last))
         default = shipped.default_model_path()
         if default is not None:

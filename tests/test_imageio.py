@@ -102,6 +102,17 @@ def test_load_jpeg_and_bmp(qapp, tmp_path):
         assert px[15, 10, 0] < 40 and px[2, 2, 0] > 215
 
 
+def test_load_image_shrinks_huge_images_when_asked(qapp, tmp_path):
+    a = np.zeros((300, 1200), np.uint8)
+    a[100:200, 500:520] = 255
+    path = tmp_path / "wide.png"
+    array_to_qimage(a).save(str(path))
+    assert load_image(path).shape == (300, 1200, 4)
+    small = load_image(path, max_side=600)
+    assert small.shape == (150, 600, 4)
+    assert small[75, 255, 0] == 255 and small[:, :240, 0].max() == 0   # the bar is where it was, halved
+
+
 def test_load_errors_are_clear(qapp, tmp_path):
     with pytest.raises(ImageLoadError, match="no such file"):
         load_image(tmp_path / "none.png")
@@ -133,6 +144,12 @@ def test_preprocess_file_drawing_and_image_agree(qapp, tmp_path):
     from_png = preprocess_file(tmp_path / "seven.png")
     assert from_png.inverted
     np.testing.assert_allclose(from_png.image, from_drawing.image, atol=2e-3)
+    # a heavily compressed JPEG: ringing and block noise neither grow the box nor change the picture much
+    assert array_to_qimage(dark_on_light).save(str(tmp_path / "seven.jpg"), quality=30)
+    from_jpg = preprocess_file(tmp_path / "seven.jpg")
+    assert from_jpg.inverted
+    assert np.abs(np.subtract(from_jpg.box, from_drawing.box)).max() <= 1
+    assert np.abs(from_jpg.image - from_drawing.image).mean() < 0.02
 
 
 def test_preprocess_file_blank_and_errors(qapp, tmp_path):

@@ -33,6 +33,9 @@ from mnist_desktop.app.imageio import ensure_gui_app, qimage_to_array, render_dr
 from mnist_desktop.preprocess import ink_from_pixels  # noqa: E402
 from mnist_desktop.drawing import read_drawing  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
+from mnist_desktop.shipped import default_model_path  # noqa: E402
+
+DEV_MODEL = "/work/dev-models/mlp-128x2.npz"
 from robustness import VARIANTS, preprocess_all  # noqa: E402  (this folder is on sys.path)
 
 
@@ -72,12 +75,13 @@ def report(name: str, probs: np.ndarray, y: np.ndarray, top_confusions: int = 10
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="/work/dev-models/mlp-128x2.npz")
+    ap.add_argument("--model", default=None, help=f"model file (default: the shipped model, else {DEV_MODEL})")
     ap.add_argument("--dir", default="/work/shared/datasets/drawn-digits")
     ap.add_argument("--variants", action="store_true", help="also measure the alternative preprocessing choices")
     ap.add_argument("--pen", type=float, help="render with this pen width instead of the file's")
     ap.add_argument("--photo", action="store_true", help="go through a noisy dark-on-light JPEG first")
     args = ap.parse_args(argv)
+    args.model = args.model or default_model_path() or DEV_MODEL
 
     files = sorted(Path(args.dir).glob("*.json"))
     if not files:

@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mnist_desktop import preprocess  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
+from mnist_desktop.shipped import default_model_path  # noqa: E402
+
+DEV_MODEL = "/work/dev-models/mlp-128x2.npz"
 
 CANVAS = 280
 
@@ -116,12 +119,13 @@ def preprocess_all(grays, variant: str | None = None) -> np.ndarray:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="/work/dev-models/mlp-128x2.npz")
+    ap.add_argument("--model", default=None, help=f"model file (default: the shipped model, else {DEV_MODEL})")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=os.environ.get("MNIST_DIR", "/work/shared/datasets/mnist"))
     ap.add_argument("--variants", action="store_true", help="also measure the alternative preprocessing choices")
     args = ap.parse_args(argv)
+    args.model = args.model or default_model_path() or DEV_MODEL
 
     net, spec = load(args.model)
     x = read_idx(Path(args.data) / "t10k-images-idx3-ubyte.gz").astype(np.float32) / 255

@@ -266,6 +266,20 @@ def test_rgba_transparent_background_is_no_ink(stroke_rgb):
     assert p.box == (10, 20, 40, 27)
 
 
+def test_transparent_corners_show_the_pictures_own_background():
+    """A screenshot of white paper with rounded transparent corners: the corners are paper, not ink."""
+    px = np.full((80, 60, 4), 255, np.uint8)
+    px[20:60, 28:32, :3] = 0                                 # a black 1 on white paper
+    yy, xx = np.mgrid[:80, :60]
+    for cy, cx in [(8, 8), (8, 51), (71, 8), (71, 51)]:       # round off the corners, radius 8
+        corner = ((yy < 8) | (yy > 71)) & ((xx < 8) | (xx > 51)) & ((yy - cy) ** 2 + (xx - cx) ** 2 > 64)
+        px[corner] = (0, 0, 0, 0)
+    ink, inverted = ink_from_pixels(px)
+    assert inverted
+    assert ink[:3, :3].max() == 0 and ink[-3:, -3:].max() == 0
+    assert to_mnist(ink).box == (20, 28, 60, 32)
+
+
 def test_jpeg_like_noise_does_not_inflate_the_box():
     rng = np.random.default_rng(0)
     px = np.full((120, 120), 235.0)

@@ -24,6 +24,7 @@ from mnist_desktop.drawing import Drawing, read_drawing
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
 
 DRAWING_SUFFIXES = (".json",)
+PREDICT_MAX_SIDE = 2048  # a photo is shrunk to this before the NumPy steps: the digit ends up 20 px tall anyway
 _APP = None  # keeps the application object made by ensure_gui_app alive
 
 
@@ -124,9 +125,12 @@ def qimage_to_array(img: QImage) -> np.ndarray:
     return out.reshape(h, w) if channels == 1 else out.reshape(h, w, channels)
 
 
-def load_image(path) -> np.ndarray:
+def load_image(path, max_side: int | None = None) -> np.ndarray:
     """Image file (anything Qt reads: PNG, JPEG, BMP, GIF, WebP, ...) -> (H, W, 4) uint8 RGBA, with the
-    EXIF orientation applied. ImageLoadError naming the file if it is missing or not an image."""
+    EXIF orientation applied. ImageLoadError naming the file if it is missing or not an image.
+
+    max_side: if given and the image is bigger, it is shrunk (aspect kept, Qt's area-averaging smooth
+    scaling) so its long side is max_side: a 40-megapixel photo would otherwise need gigabytes of floats."""
     path = Path(path)
     if not path.exists():
         raise ImageLoadError(f"{path}: no such file")
@@ -142,6 +146,9 @@ def load_image(path) -> np.ndarray:
         if reader.error() == QImageReader.ImageReaderError.UnsupportedFormatError:
             reason = "not an image file Qt can read"
         raise ImageLoadError(f"{path}: {reason}")
+    if max_side is not None and max(img.width(), img.height()) > max_side:
+        img = img.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio,
+                         Qt.TransformationMode.SmoothTransformation)
     return qimage_to_array(img.convertToFormat(QImage.Format.Format_RGBA8888))
 
 
@@ -157,5 +164,5 @@ def preprocess_file(path) -> Preprocessed | None:
     ``mnist-desktop predict`` takes. Raises ImageLoadError or DrawingError (both ValueError)."""
     if is_drawing_file(path):
         return to_mnist(render_drawing(read_drawing(path)))
-    gray, inverted = ink_from_pixels(load_image(path))
+    gray, inverted = ink_from_pixels(load_image(path, max_side=PREDICT_MAX_SIDE))
     return to_mnist(gray, inverted=inverted)

@@ -110,3 +110,16 @@ def test_module_entry_point_runs_without_qt():
             "except SystemExit: pass\n"
             "assert not {m.split('.')[0] for m in sys.modules} & {'PySide6', 'pyqtgraph'}")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_output_into_a_closed_pipe_is_quiet(tmp_path):
+    """`mnist-desktop evaluate ... | head -1` must not end with a BrokenPipeError traceback."""
+    out = tmp_path / "m.npz"
+    assert main(["train", "--layers", "784-10", "--epochs", "1", "--data", DATA, "--out", str(out)]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_desktop", "evaluate", str(out), "--data", DATA, "--confusion"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    proc.wait(60)
+    proc.stderr.close()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -1,15 +1,18 @@
 """Training speed: images per second of the engine's Trainer.train_step, beside PyTorch CPU doing the same.
 
     PYTHONPATH=. python benchmarks/train_speed.py [--presets nielsen-30,mlp-128x2,cnn-seed]
-        [--batch-size 64] [--seconds 1.5] [--repeats 5] [--data DIR] [--threads N] [--no-torch]
+        [--batch-size 64] [--seconds 1.5] [--repeats 5] [--data DIR] [--threads N] [--no-torch] [--no-predict]
 
 For each preset: the same architecture, loss, optimizer, learning rate and batch size in both; ours runs
 the real ``Trainer.train_step`` (forward, loss, backward, optimizer step, loss and correct count back as
 Python numbers), PyTorch runs the usual zero_grad/forward/loss/backward/step plus ``loss.item()`` and the
-correct count. Each side warms up, then the two are timed alternately ``--repeats`` times for
-``--seconds`` each (on a shared machine a busy spell then hits both); the table gives the median
-images/s of each and their ratio. Data: real MNIST training images when found (``--data DIR``, else
+correct count. Each library runs in its own process (their thread pools would otherwise spin against
+each other). Each side warms up, then the two are timed alternately ``--repeats`` times for
+``--seconds`` each, with a short pause in between (on a shared machine a busy spell then hits both);
+the table gives the median images/s of each and their ratio. Data: real MNIST training images when found (``--data DIR``, else
 ``$MNIST_DIR``, else the dataset cache), otherwise random images of the same shape; the output says which.
+A second table gives the latency of one-image inference (what the Draw view does on every stroke) for
+the same presets and two bigger 'same'-padded CNNs with batch normalisation.
 PyTorch is imported only here and only if installed; it is never a dependency of the package.
 ``--threads`` sets both libraries' thread counts (OpenBLAS through OPENBLAS_NUM_THREADS, read when NumPy
 loads); the default is the CPU count for both.
@@ -42,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files (default: $MNIST_DIR, cache)")
     p.add_argument("--threads", type=int, default=0, help="threads for OpenBLAS and torch (default: CPU count)")
     p.add_argument("--no-torch", action="store_true", help="measure the engine only")
+    p.add_argument("--no-predict", dest="predict", action="store_false",
+                   help="skip the one-image inference table")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.batch_size < 1 or args.seconds <= 0 or args.repeats < 1:
@@ -180,6 +185,40 @@ def theirs(preset, x, y, batch_size: int, seed: int, torch):
     return step
 
 
+def wide_cnn(kernel: int) -> dict:
+    """A bigger CNN of the kind a shipped model may use: two blocks of two 'same' convs (32, then 64
+    channels) with batch normalisation, then dense 256 with batch normalisation and dropout."""
+    layers: list[dict] = [{"type": "reshape", "shape": [28, 28, 1]}]
+    for filters in (32, 64):
+        for _ in range(2):
+            layers += [{"type": "conv2d", "filters": filters, "kernel": kernel, "padding": "same"},
+                       {"type": "batchnorm"}, {"type": "relu"}]
+        layers += [{"type": "maxpool2d", "size": 2}, {"type": "dropout", "p": 0.25}]
+    layers += [{"type": "flatten"}, {"type": "dense", "units": 256}, {"type": "batchnorm"}, {"type": "relu"},
+               {"type": "dropout", "p": 0.5}, {"type": "dense", "units": 10, "init": "xavier"}]
+    return {"input_shape": [784], "loss": "ce", "layers": layers}
+
+
+def predict_latency(arch: dict, x, repeats: int = 200) -> tuple[float, float]:
+    """(median ms of net.predict_proba(x[:1]), ms per image of predict_proba on 1,000 images)."""
+    import numpy as np
+    from mnist_desktop.engine import Network
+    net = Network.from_architecture(arch, rng=np.random.default_rng(0))
+    one = x[:1]
+    for _ in range(20):
+        net.predict_proba(one)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        net.predict_proba(one)
+        times.append(time.perf_counter() - t0)
+    many = x[:1000]
+    net.predict_proba(many)  # first touch of the big buffers
+    t0 = time.perf_counter()
+    net.predict_proba(many)
+    return statistics.median(times) * 1e3, (time.perf_counter() - t0) * 1e3 / len(many)
+
+
 def images_per_second(step, batch_size: int, seconds: float) -> float:
     steps, t0 = 0, time.perf_counter()
     while True:
@@ -190,9 +229,48 @@ def images_per_second(step, batch_size: int, seconds: float) -> float:
             return steps * batch_size / dt
 
 
+def worker(kind: str, args: argparse.Namespace, threads: int, conn) -> None:
+    """One library per process: ``kind`` is "ours" or "torch". Each library's thread pool keeps spinning
+    for a while after its last call; in one process the two pools would slow each other down.
+
+    Commands on ``conn``: ("setup", preset name), ("measure", seconds), ("quit",).
+    Replies: version info on start, then images/s (or None after setup)."""
+    import numpy as np
+    from mnist_desktop.engine.presets import get_preset
+    torch = None
+    if kind == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        conn.send(f"{torch.__version__}, {torch.get_num_threads()} threads")
+    else:
+        conn.send(f"numpy {np.__version__}")
+    x, y, _ = load_training_images(args.data, 10_000, args.seed)
+    x, y = np.ascontiguousarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)
+    step = None
+    while True:
+        cmd = conn.recv()
+        if cmd[0] == "setup":
+            preset = get_preset(cmd[1])
+            if kind == "torch":
+                step = theirs(preset, x, y, args.batch_size, args.seed, torch)
+            else:
+                step = ours(preset, x, y, args.batch_size, args.seed)
+            images_per_second(step, args.batch_size, args.warmup)
+            conn.send(None)
+        elif cmd[0] == "measure":
+            conn.send(images_per_second(step, args.batch_size, cmd[1]))
+        else:
+            return
+
+
+def torch_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None
+
+
 # ---- report -------------------------------------------------------------------------------------
 
-def machine_info(np, torch, data_source: str, threads: int) -> list[str]:
+def machine_info(np, torch_version: str | None, data_source: str, threads: int) -> list[str]:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -209,58 +287,67 @@ def machine_info(np, torch, data_source: str, threads: int) -> list[str]:
         f"- machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
         f"- python {platform.python_version()}, numpy {np.__version__} ({blas}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})",
-        f"- torch: {torch.__version__ + f', {torch.get_num_threads()} threads' if torch else 'not measured'}",
+        f"- torch: {torch_version or 'not measured'} (own process; ours in another)",
         f"- threads: {threads}",
         f"- data: {data_source}",
     ]
-    if hasattr(os, "getloadavg"):
-        lines.append(f"- load average (1 min) at start: {os.getloadavg()[0]:.2f}")
     return lines
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     threads = args.threads or os.cpu_count() or 1
-    # OpenBLAS reads this once, when NumPy is first imported, hence the late imports below
+    # OpenBLAS reads this once, when NumPy is first imported (here and in the worker processes)
     if args.threads:
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     elif "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    import multiprocessing
     import numpy as np
     from mnist_desktop.engine.presets import get_preset
 
-    torch = None
+    kinds = ["ours"]
     if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(threads)
-        except ImportError:
-            print("(torch is not installed: measuring the engine only)")
+        if torch_available():
+            kinds.append("torch")
+        else:
+            print("(torch is not installed: measuring the engine only)", file=sys.stderr)
+    ctx = multiprocessing.get_context("spawn")
+    procs, conns, versions = {}, {}, {}
+    for kind in kinds:
+        parent, child = ctx.Pipe()
+        procs[kind] = ctx.Process(target=worker, args=(kind, args, threads, child), daemon=True)
+        procs[kind].start()
+        conns[kind] = parent
+        versions[kind] = parent.recv()
     names = args.presets.split(",")
     x, y, source = load_training_images(args.data, 10_000, args.seed)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    y = np.asarray(y, dtype=np.int64)
-    info = machine_info(np, torch, source, threads)
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     bs = args.batch_size
 
     rows = []
-    for name in names:
-        preset = get_preset(name)
-        contenders = {"ours": ours(preset, x, y, bs, args.seed)}
-        if torch is not None:
-            contenders["torch"] = theirs(preset, x, y, bs, args.seed, torch)
-        for step in contenders.values():
-            images_per_second(step, bs, args.warmup)
-        results = {k: [] for k in contenders}
-        for r in range(args.repeats):
-            order = list(contenders) if r % 2 == 0 else list(reversed(contenders))  # alternate who goes first
-            for k in order:
-                results[k].append(images_per_second(contenders[k], bs, args.seconds))
-        med = {k: statistics.median(v) for k, v in results.items()}
-        spread = {k: (min(v), max(v)) for k, v in results.items()}
-        rows.append((name, preset.training.get("optimizer", "adam"), med, spread))
-        print(f"{name}: ours {med['ours']:,.0f} img/s" +
-              (f", torch {med['torch']:,.0f} img/s" if "torch" in med else ""), file=sys.stderr, flush=True)
+    try:
+        for name in names:
+            preset = get_preset(name)
+            for kind in kinds:
+                conns[kind].send(("setup", name))
+                conns[kind].recv()
+            results = {k: [] for k in kinds}
+            for r in range(args.repeats):
+                for kind in (kinds if r % 2 == 0 else kinds[::-1]):  # alternate who goes first
+                    time.sleep(0.3)  # let the other library's idle threads stop spinning
+                    conns[kind].send(("measure", args.seconds))
+                    results[kind].append(conns[kind].recv())
+            med = {k: statistics.median(v) for k, v in results.items()}
+            spread = {k: (min(v), max(v)) for k, v in results.items()}
+            rows.append((name, preset.training.get("optimizer", "adam"), med, spread))
+            print(f"{name}: ours {med['ours']:,.0f} img/s" +
+                  (f", torch {med['torch']:,.0f} img/s" if "torch" in med else ""), file=sys.stderr, flush=True)
+    finally:
+        for kind in kinds:
+            conns[kind].send(("quit",))
+            procs[kind].join(timeout=10)
 
     print(f"## Training speed, batch {bs} ({args.repeats} alternating runs of {args.seconds:g} s each, medians)\n")
     print("| preset | batch | optimizer | ours img/s | torch img/s | ours/torch |")
@@ -273,10 +360,19 @@ def main(argv=None) -> None:
         f"{name} ours {s['ours'][0]:,.0f}-{s['ours'][1]:,.0f}"
         + (f", torch {s['torch'][0]:,.0f}-{s['torch'][1]:,.0f}" if "torch" in s else "")
         for name, _, _, s in rows))
+    if args.predict:
+        print("\n## One-image inference: net.predict_proba(x[:1]), median of 200 calls\n")
+        print("| network | 1 image, ms | 1,000 images, ms per image |")
+        print("|---|---:|---:|")
+        nets = [(name, get_preset(name).architecture) for name in names]
+        nets += [("cnn 32-32-64-64 'same' 3x3 + BN", wide_cnn(3)), ("cnn 32-32-64-64 'same' 5x5 + BN", wide_cnn(5))]
+        for label, arch in nets:
+            one, per_image = predict_latency(arch, x)
+            print(f"| {label} | {one:.3f} | {per_image:.3f} |")
     print()
-    print("\n".join(info))
-    if hasattr(os, "getloadavg"):
-        print(f"- load average (1 min) at end: {os.getloadavg()[0]:.2f}")
+    print("\n".join(machine_info(np, versions.get("torch"), source, threads)))
+    if load_start is not None:
+        print(f"- load average (1 min) at start: {load_start:.2f}, at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -32,12 +32,15 @@ import time
 from pathlib import Path
 
 PRESET_NAMES = ["linear", "nielsen-30", "mlp-100-30", "mlp-128x2", "cnn-seed"]
+# bigger CNNs (not presets) of the kind a shipped model may use; choose them with --presets
+EXTRA_NAMES = ["cnn-same3-bn", "cnn-same5-bn"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", default=",".join(PRESET_NAMES),
-                   help=f"comma-separated preset names (default: {','.join(PRESET_NAMES)})")
+                   help=f"comma-separated preset names (default: {','.join(PRESET_NAMES)}; also "
+                        f"{', '.join(EXTRA_NAMES)}: 32-32-64-64 'same' 3x3 or 5x5 convolutions with batch norm)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seconds", type=float, default=1.5, help="length of one timed measurement")
     p.add_argument("--repeats", type=int, default=5, help="timed measurements per side and preset")
@@ -51,9 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.batch_size < 1 or args.seconds <= 0 or args.repeats < 1:
         p.error("--batch-size, --seconds and --repeats must be positive")
-    unknown = [n for n in args.presets.split(",") if n not in PRESET_NAMES]
+    unknown = [n for n in args.presets.split(",") if n not in PRESET_NAMES + EXTRA_NAMES]
     if unknown:
-        p.error(f"unknown preset(s) {', '.join(unknown)} (known: {', '.join(PRESET_NAMES)})")
+        p.error(f"unknown preset(s) {', '.join(unknown)} (known: {', '.join(PRESET_NAMES + EXTRA_NAMES)})")
     return args
 
 
@@ -199,6 +202,15 @@ def wide_cnn(kernel: int) -> dict:
     return {"input_shape": [784], "loss": "ce", "layers": layers}
 
 
+def get_network(name: str):
+    """A preset, or one of the bigger CNNs as a Preset trained with Adam."""
+    from mnist_desktop.engine.presets import Preset, get_preset
+    if name in EXTRA_NAMES:
+        k = int(name[len("cnn-same")])
+        return Preset(name, f"32-32-64-64 'same' {k}x{k} + BN", wide_cnn(k), {"optimizer": "adam", "lr": 1e-3})
+    return get_preset(name)
+
+
 def predict_latency(arch: dict, x, repeats: int = 200) -> tuple[float, float]:
     """(median ms of net.predict_proba(x[:1]), ms per image of predict_proba on 1,000 images)."""
     import numpy as np
@@ -236,7 +248,6 @@ def worker(kind: str, args: argparse.Namespace, threads: int, conn) -> None:
     Commands on ``conn``: ("setup", preset name), ("measure", seconds), ("quit",).
     Replies: version info on start, then images/s (or None after setup)."""
     import numpy as np
-    from mnist_desktop.engine.presets import get_preset
     torch = None
     if kind == "torch":
         import torch
@@ -250,7 +261,7 @@ def worker(kind: str, args: argparse.Namespace, threads: int, conn) -> None:
     while True:
         cmd = conn.recv()
         if cmd[0] == "setup":
-            preset = get_preset(cmd[1])
+            preset = get_network(cmd[1])
             if kind == "torch":
                 step = theirs(preset, x, y, args.batch_size, args.seed, torch)
             else:
@@ -304,7 +315,6 @@ def main(argv=None) -> None:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
     import multiprocessing
     import numpy as np
-    from mnist_desktop.engine.presets import get_preset
 
     kinds = ["ours"]
     if not args.no_torch:
@@ -329,7 +339,7 @@ def main(argv=None) -> None:
     rows = []
     try:
         for name in names:
-            preset = get_preset(name)
+            preset = get_network(name)
             for kind in kinds:
                 conns[kind].send(("setup", name))
                 conns[kind].recv()
@@ -364,8 +374,9 @@ def main(argv=None) -> None:
         print("\n## One-image inference: net.predict_proba(x[:1]), median of 200 calls\n")
         print("| network | 1 image, ms | 1,000 images, ms per image |")
         print("|---|---:|---:|")
-        nets = [(name, get_preset(name).architecture) for name in names]
-        nets += [("cnn 32-32-64-64 'same' 3x3 + BN", wide_cnn(3)), ("cnn 32-32-64-64 'same' 5x5 + BN", wide_cnn(5))]
+        nets = [(name, get_network(name).architecture) for name in names if name not in EXTRA_NAMES]
+        nets += [(f"{name} (32-32-64-64 'same' {name[8]}x{name[8]} + BN)", get_network(name).architecture)
+                 for name in EXTRA_NAMES]
         for label, arch in nets:
             one, per_image = predict_latency(arch, x)
             print(f"| {label} | {one:.3f} | {per_image:.3f} |")

@@ -72,6 +72,14 @@ def test_conv2d_single_channel_5x5(training):
     check_layer(L.Conv2D(2, kernel=5), (8, 8, 1), n=2, training=training)
 
 
+@pytest.mark.parametrize("padding,kernel", [("same", 3), ("same", 5), ("valid", 3)])
+@pytest.mark.parametrize("way", ["convolution", "scatter"])
+def test_conv2d_both_ways_to_dx(padding, kernel, way):
+    conv = L.Conv2D(3, kernel=kernel, padding=padding)
+    conv._dx_by_convolution = lambda *shape: way == "convolution"
+    check_layer(conv, (7, 6, 2), n=2, training=True)
+
+
 def test_conv2d_single_channel_same():
     # the first layer of a 'same' CNN: transposed single-channel columns over a padded input
     check_layer(L.Conv2D(3, kernel=3, padding="same"), (6, 5, 1), n=2)

@@ -73,6 +73,29 @@ def test_conv_chunked_and_rebuilt_columns_give_the_same_gradients(c):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)  # float32 sums in another order
 
 
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("c", [1, 8, 16])
+def test_both_ways_to_dx_agree(padding, c):
+    rng = np.random.default_rng(0)
+    conv = L.Conv2D(6, 3, padding)
+    out = conv.build((10, 9, c), rng, np.float32)
+    x = rng.random((5, 10, 9, c), dtype=np.float32)
+    dy = rng.standard_normal((5, *out)).astype(np.float32)
+    conv.forward(x, training=True)
+    by_conv = conv._dx_convolution(dy)
+    conv._dx_by_convolution = lambda *shape: False
+    by_scatter = conv.backward(dy)
+    np.testing.assert_allclose(by_conv, by_scatter, rtol=1e-4, atol=1e-5)
+    assert by_conv.shape == x.shape and by_conv.dtype == np.float32
+
+
+def test_dx_way_is_chosen_by_shape():
+    conv = L.Conv2D(4, 3, "same")
+    assert conv._dx_by_convolution(32, 28 * 28, 28 * 28)
+    assert not conv._dx_by_convolution(1, 28 * 28, 28 * 28)      # first layer: scatter
+    assert not conv._dx_by_convolution(20, 12 * 12, 8 * 8)       # cnn-seed's valid conv: 2.25x the work
+
+
 def test_conv_without_input_gradient_computes_the_same_parameter_gradients():
     rng = np.random.default_rng(0)
     conv = L.Conv2D(3, 5)

@@ -61,13 +61,36 @@ def test_dropout_training_uses_one_mask_and_inference_is_identity():
     np.testing.assert_array_equal(d.backward(np.ones_like(x)), y)  # same mask forward and back
 
 
+@pytest.mark.parametrize("training", [True, False])  # columns kept for backward, or rebuilt there
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_conv2d(padding):
-    check_layer(L.Conv2D(3, kernel=3, padding=padding), (6, 5, 2), n=2)
+def test_conv2d(padding, training):
+    check_layer(L.Conv2D(3, kernel=3, padding=padding), (6, 5, 2), n=2, training=training)
 
 
-def test_conv2d_single_channel_5x5():
-    check_layer(L.Conv2D(2, kernel=5), (8, 8, 1), n=2)
+@pytest.mark.parametrize("training", [True, False])
+def test_conv2d_single_channel_5x5(training):
+    check_layer(L.Conv2D(2, kernel=5), (8, 8, 1), n=2, training=training)
+
+
+@pytest.mark.parametrize("padding,kernel", [("same", 3), ("same", 5), ("valid", 3)])
+@pytest.mark.parametrize("way", ["convolution", "scatter"])
+def test_conv2d_both_ways_to_dx(padding, kernel, way):
+    conv = L.Conv2D(3, kernel=kernel, padding=padding)
+    conv._dx_by_convolution = lambda *shape: way == "convolution"
+    check_layer(conv, (7, 6, 2), n=2, training=True)
+
+
+def test_conv2d_single_channel_same():
+    # the first layer of a 'same' CNN: transposed single-channel columns over a padded input
+    check_layer(L.Conv2D(3, kernel=3, padding="same"), (6, 5, 1), n=2)
+
+
+@pytest.mark.parametrize("c", [1, 2])
+def test_conv2d_in_chunks_rebuilt_for_backward(c):
+    # tiny limits force one image per im2col chunk and columns rebuilt in backward
+    conv = L.Conv2D(2, kernel=3, padding="same")
+    conv.max_chunk, conv.max_kept = 1, 1
+    check_layer(conv, (5, 4, c), n=3, training=True)
 
 
 def test_conv2d_matches_direct_correlation():
@@ -90,6 +113,12 @@ def test_maxpool():
 
 def test_maxpool_odd_size_drops_the_edge():
     check_layer(L.MaxPool2D(2), (5, 5, 2), n=2)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_maxpool_size_3(training):
+    # training builds the routing masks in forward, inference lazily in backward
+    check_layer(L.MaxPool2D(3), (7, 6, 2), n=2, training=training)
 
 
 def test_batchnorm_training_and_inference():

@@ -112,9 +112,12 @@ class Network:
         """Back-propagate d loss / d outputs; fills every layer's ``grads``; returns d loss / d input
         (N, *input_shape) if asked (the first layer skips that product otherwise)."""
         d = dout
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            d = self.layers[i].backward(d, need_dx=need_input_grad or i > 0)
+        # layers up to the first one with parameters (e.g. reshape, conv) need no input gradient
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        for i in range(len(self.layers) - 1, -1, -1):
+            d = self.layers[i].backward(d, need_dx=need_input_grad or i > first)
+            if d is None:
+                break
         return d
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray, training: bool = True) -> tuple[float, np.ndarray]:

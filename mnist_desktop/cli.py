@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="PNG", help="render the window offscreen, save a PNG and exit")
     parser.add_argument("--view", metavar="NAME", default=None, help="view to show first (draw, train, imagine, evaluate)")
     parser.add_argument("--size", metavar="WxH", default=None, help="window size for --screenshot, e.g. 1280x800")
+    parser.add_argument("--drawing", metavar="JSON", help="open this drawing in the Draw view")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     for add in SUBCOMMANDS:
         add(sub)

@@ -178,6 +178,19 @@ def test_screenshot_mode_writes_a_png_and_leaves_settings_alone(tmp_path, make_m
     assert cli.main(["--screenshot", str(tmp_path / "y.png"), "--size", "huge"]) == 2
 
 
+def test_screenshot_with_a_drawing_shows_it(tmp_path, make_model, qapp, no_shipped_models):
+    from mnist_desktop.drawing import Drawing, write_drawing
+
+    drawing = tmp_path / "one.json"
+    write_drawing(drawing, Drawing(280, 280, 18.0, [[(140.0, 40.0), (140.0, 240.0)]]))
+    blank, drawn = tmp_path / "blank.png", tmp_path / "drawn.png"
+    assert cli.main(["--model", str(make_model("tiny")), "--screenshot", str(blank)]) == 0
+    assert cli.main(["--model", str(make_model("tiny")), "--screenshot", str(drawn), "--drawing", str(drawing)]) == 0
+    assert QImage(str(blank)) != QImage(str(drawn))
+    # a drawing that cannot be read is reported in the window, not a crash
+    assert cli.main(["--screenshot", str(tmp_path / "z.png"), "--drawing", str(tmp_path / "missing.json")]) == 0
+
+
 def test_startup_mark_is_printed_after_the_window_is_shown(qapp, capsys, monkeypatch, no_shipped_models):
     monkeypatch.setenv("MNIST_DESKTOP_STARTUP_MARK", "1")
     assert cli.main([]) == 0

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt
+from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, qInstallMessageHandler
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -319,6 +319,13 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _quiet_offscreen_notices(mode, context, message: str) -> None:
+    """The offscreen platform reports features it lacks ("does not support propagateSizeHints()") on
+    every window; they mean nothing for a screenshot. Everything else still reaches stderr."""
+    if "This plugin does not support" not in message:
+        print(message, file=sys.stderr)
+
+
 def run_app(args) -> int:
     """The GUI entry point (cli.py calls it with no subcommand). args: .model, .screenshot, .view, .size.
 
@@ -335,6 +342,7 @@ def run_app(args) -> int:
             return 2
     if screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # before the QApplication exists
+        qInstallMessageHandler(_quiet_offscreen_notices)
     mark = os.environ.get("MNIST_DESKTOP_STARTUP_MARK") == "1"
 
     QCoreApplication.setOrganizationName(ORGANIZATION)

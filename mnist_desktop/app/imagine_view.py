@@ -11,9 +11,10 @@ Two tabs:
                   finds in it.
 
 Work and threads. Back-projecting all ten digits takes 1-20 ms, so it runs on the UI thread. Activation
-maximisation takes 0.1 s (MLP) to ~3 s (CNN) for ten, so it runs in a worker thread on ``net.copy()``
-(explain's functions use the layers' forward/backward caches), two digits per batch: tiles fill in as
-batches finish, a progress bar counts them, and a new model cancels the job at the next batch.
+maximisation takes 0.15 s (MLP) to 2-3 s (CNN) for ten, so it runs in a worker thread on ``net.copy()``
+(explain's functions use the layers' forward/backward caches), two digits per batch (the rest at once
+when a batch is quick): tiles fill in as batches finish, a progress bar counts them, and a new model
+cancels the job at the next batch.
 Results are kept per model and method, so switching back and forth costs nothing. Nothing is computed
 while the view is hidden; showing it catches up.
 
@@ -26,6 +27,7 @@ while the view is hidden; showing it catches up.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,8 +35,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QObject, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QGraphicsRectItem, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QGraphicsRectItem, QGroupBox, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from mnist_desktop import explain, heatmap
 from mnist_desktop.app.state import AppState, LoadedModel
@@ -45,6 +48,7 @@ ALL = None                       # set_digit(ALL): the ten digits at once
 METHOD_TITLES = {"backproject": "Back-projection", "maximize": "Activation maximisation"}
 MAX_TILES = 64                   # first-layer units / filters shown
 CHUNK = 2                        # digits per maximisation batch: progress and cancel points (CNN: no slower than 10)
+QUICK_BATCH_S = 0.15             # a first batch quicker than this: the rest in one batch (MLPs: 0.14 s for ten)
 NO_MODEL_TEXT = ("No model loaded.\nOpen one with File › Open model… (Ctrl+M), or pick one in the Draw view.")
 RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#c62828"
 GRAY_LUT = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)   # (256, 3) black -> white
@@ -169,9 +173,11 @@ def maps_rgb(maps: np.ndarray, signed: bool, cell: int | None = None, pad: int =
 # ---- the words under the pictures -------------------------------------------------------------------
 
 
-def explanation(method: str, digit: int | None, kind: str | None, imagined: explain.Imagined | None = None) -> str:
+def explanation(method: str, digit: int | None, kind: str | None, imagined: explain.Imagined | None = None,
+                steps: int = explain.MAXIMIZE_DEFAULTS["steps"]) -> str:
     """The line under the picture: what the method is and what the colours mean, in a learner's words.
-    ``kind`` is the first layer's kind ("dense": an MLP, whose back-projections carry edge noise)."""
+    ``kind`` is the first layer's kind ("dense": an MLP, whose back-projections carry edge noise);
+    ``imagined`` the result shown for one digit; ``steps`` the maximisation's steps."""
     if method == "backproject":
         which = f"the output for {digit}" if digit is not None else "each digit's output"
         target = str(digit) if digit is not None else "the digit"
@@ -185,7 +191,7 @@ def explanation(method: str, digit: int | None, kind: str | None, imagined: expl
         return text + " Fed back: the red part is used as ink."
     sure = f"it sees a {digit}" if digit is not None else "it sees the digit"
     text = (f"<b>Activation maximisation</b>: from faint noise, the pixels were nudged "
-            f"{explain.MAXIMIZE_DEFAULTS['steps']} times in whatever direction made the network surer {sure}, "
+            f"{steps} times in whatever direction made the network surer {sure}, "
             f"kept between black and white and slightly blurred so they form strokes: the network's own "
             f"ideal, not a person's. White is ink; each image is brightened until its brightest pixel is white")
     if imagined is not None:
@@ -217,14 +223,18 @@ class _Job:
 
 
 def _run_job(job: _Job) -> None:
-    """Worker thread: maximise ``job.digits`` CHUNK at a time, feeding each image back; never raises."""
+    """Worker thread: maximise ``job.digits`` CHUNK at a time (the rest at once if a batch was quick),
+    feed each image back, report each batch; stops between batches when cancelled; never raises."""
     error = None
     try:
-        for start in range(0, len(job.digits), CHUNK):
-            if job.cancel.is_set():
-                break
-            chunk = job.digits[start:start + CHUNK]
+        start, size = 0, CHUNK
+        while start < len(job.digits) and not job.cancel.is_set():
+            chunk = job.digits[start:start + size]
+            start += len(chunk)
+            t0 = time.perf_counter()
             images = explain.maximize_batch(job.net, chunk, **job.options)
+            if time.perf_counter() - t0 < QUICK_BATCH_S:
+                size = len(job.digits)      # quick (an MLP): the rest in one batch, faster than in pairs
             items = []
             for d, image in zip(chunk, images):
                 probs = explain.feed_back(job.net, image)
@@ -447,7 +457,40 @@ class ImagineView(QWidget):
         self._method = "backproject"
         self._first_done = False
 
-        ## controls: digit buttons, all ten, method, progress
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self._build_imagine_tab(), "Imagine a digit")
+        self.first_panel = FirstLayerPanel()
+        self.tabs.addTab(self.first_panel, "First layer")
+
+        ## no model: a hint instead of everything
+        self.hint = QLabel(NO_MODEL_TEXT)
+        self.hint.setAlignment(Qt.AlignCenter)
+        self.hint.setWordWrap(True)
+        hf = QFont(self.font())
+        hf.setPointSizeF(hf.pointSizeF() * 1.4)
+        self.hint.setFont(hf)
+        self.hint.setStyleSheet(f"color: {MUTED_TEXT};")
+        self.outer = QStackedWidget()
+        self.outer.addWidget(self.hint)
+        self.outer.addWidget(self.tabs)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.addWidget(self.outer)
+
+        self.all_button.setChecked(True)
+        self.method_buttons[self._method].setChecked(True)
+        self._digit_group.idClicked.connect(self._on_digit_group_clicked)
+        self._method_group.idClicked.connect(self._on_method_group_clicked)
+        self.tabs.currentChanged.connect(self._on_tabs_changed)
+        self.state.model_changed.connect(self._on_state_model_changed)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._on_state_model_changed(self.state.model)
+
+    def _build_controls(self) -> QHBoxLayout:
+        """Digit buttons 0-9 and All ten, the two methods, the progress bar."""
         self.digit_buttons: list[QPushButton] = []
         self._digit_group = QButtonGroup(self)
         digits_row = QHBoxLayout()
@@ -496,7 +539,11 @@ class ImagineView(QWidget):
         controls.addLayout(method_row)
         controls.addStretch(1)
         controls.addWidget(self.progress)
+        return controls
 
+    def _build_imagine_tab(self) -> QWidget:
+        """Controls; a page with the ten tiles and a page with one digit and its verdict; the explanation."""
+        controls = self._build_controls()
         ## page: all ten
         self.tiles: list[ImageBox] = []
         for d in range(10):
@@ -557,40 +604,7 @@ class ImagineView(QWidget):
         il.addWidget(self.pages, 1)
         il.addWidget(self.error_label)
         il.addWidget(self.explanation)
-
-        ## tab: the first layer
-        self.first_panel = FirstLayerPanel()
-
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(imagine_tab, "Imagine a digit")
-        self.tabs.addTab(self.first_panel, "First layer")
-
-        ## no model: a hint instead of everything
-        self.hint = QLabel(NO_MODEL_TEXT)
-        self.hint.setAlignment(Qt.AlignCenter)
-        self.hint.setWordWrap(True)
-        hf = QFont(self.font())
-        hf.setPointSizeF(hf.pointSizeF() * 1.4)
-        self.hint.setFont(hf)
-        self.hint.setStyleSheet(f"color: {MUTED_TEXT};")
-        self.outer = QStackedWidget()
-        self.outer.addWidget(self.hint)
-        self.outer.addWidget(self.tabs)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 6)
-        layout.addWidget(self.outer)
-
-        self.all_button.setChecked(True)
-        self.method_buttons[self._method].setChecked(True)
-        self._digit_group.idClicked.connect(self._on_digit_group_clicked)
-        self._method_group.idClicked.connect(self._on_method_group_clicked)
-        self.tabs.currentChanged.connect(self._on_tabs_changed)
-        self.state.model_changed.connect(self._on_state_model_changed)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
-        self._on_state_model_changed(self.state.model)
+        return imagine_tab
 
     # ---- public -------------------------------------------------------------------------------------------
 
@@ -655,6 +669,7 @@ class ImagineView(QWidget):
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel a running maximisation and wait for its thread (closing, application quit)."""
         job, self._job = self._job, None
+        self.progress.setVisible(False)
         if job is not None:
             job.cancel.set()
             if job.thread is not None:
@@ -774,7 +789,7 @@ class ImagineView(QWidget):
             for tile in self.tiles:
                 tile.guide.setVisible(guide and tile.image is not None)
             self._set_bar(self.grid_bar, signed, None)
-            self.explanation.setText(explanation(self._method, None, first))
+            self.explanation.setText(explanation(self._method, None, first, steps=self._steps()))
             return
         self.pages.setCurrentIndex(1)
         d = self._digit
@@ -796,7 +811,10 @@ class ImagineView(QWidget):
                                          + ("the red part as ink" if signed else "the image itself"))
             self.chart.set_probabilities(r.probabilities)
         self.big.guide.setVisible(guide and r is not None)
-        self.explanation.setText(explanation(self._method, d, first, r))
+        self.explanation.setText(explanation(self._method, d, first, r, steps=self._steps()))
+
+    def _steps(self) -> int:
+        return int(self.maximize_options.get("steps", explain.MAXIMIZE_DEFAULTS["steps"]))
 
     @staticmethod
     def _levels_lut(image: np.ndarray, signed: bool):
@@ -810,7 +828,8 @@ class ImagineView(QWidget):
         color = RIGHT_COLOR if r.recognised else WRONG_COLOR
         p = r.probabilities[r.predicted] * 100
         if short:
-            tail = "" if r.recognised else f" <span style='color:{MUTED_TEXT}'>({r.digit}: {r.probability * 100:.0f}%)</span>"
+            tail = ("" if r.recognised else
+                    f" <span style='color:{MUTED_TEXT}'>({r.digit}: {r.probability * 100:.0f}%)</span>")
             return (f"<b>{r.digit}</b> <span style='color:{MUTED_TEXT}'>· read as</span> "
                     f"<b style='color:{color}'>{r.predicted}</b> <span style='color:{color}'>{p:.0f}%</span>{tail}")
         said = (f"The network reads this imagined {r.digit} as <b style='color:{color}'>{r.predicted}</b> "

@@ -529,8 +529,11 @@ class ImagineView(QWidget):
             method_row.addWidget(b)
 
         self.progress = QProgressBar()
-        self.progress.setFixedWidth(170)
-        self.progress.setFormat("imagining… %v of %m")
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance("imagining 10/10") + 24)
+        self.progress.setMaximumWidth(220)          # takes the spare width only: a 1024-px window still fits
+        self.progress.setFormat("imagining %v/%m")
+        self.progress.setToolTip("Activation maximisation runs in the background; the pictures appear as "
+                                 "they are ready")
         self.progress.setVisible(False)
 
         controls = QHBoxLayout()
@@ -538,7 +541,7 @@ class ImagineView(QWidget):
         controls.addSpacing(18)
         controls.addLayout(method_row)
         controls.addStretch(1)
-        controls.addWidget(self.progress)
+        controls.addWidget(self.progress, 1)
         return controls
 
     def _build_imagine_tab(self) -> QWidget:

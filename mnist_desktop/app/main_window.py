@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QM
 
 from mnist_desktop import __version__, shipped
 from mnist_desktop.app.draw_view import DrawView
+from mnist_desktop.app.imagine_view import ImagineView
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.widgets import configure_pyqtgraph
 from mnist_desktop.engine.serialize import ModelFileError
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.draw_view = DrawView(self.state)
         self.add_view("draw", "Draw", self.draw_view)
+        self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
 
         pen = self._setting_float(K_PEN)
         if pen is not None:

@@ -225,6 +225,18 @@ def _add_evaluate(sub) -> None:
     p.add_argument("model", metavar="MODEL", help="model file (.npz)")
     p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, n, correct")
     p.add_argument("--confusion", action="store_true", help="print the 10x10 confusion matrix")
+    damage = p.add_argument_group("damage", "score the model on damaged test images (robustness; combinable)")
+    damage.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                        help="turn every test digit DEG degrees (counter-clockwise)")
+    damage.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
+                        help="add Gaussian noise of standard deviation SIGMA (pixels are 0..1)")
+    damage.add_argument("--thickness", type=float, default=0.0, metavar="S",
+                        help="thicker strokes (S > 0, grey dilation) or thinner (S < 0, erosion); 1 = one step")
+    damage.add_argument("--shift", type=float, default=0.0, metavar="PX",
+                        help="move every digit PX pixels right, left, up or down (random per digit)")
+    damage.add_argument("--seed", type=int, default=0, help="seed of the noise and shift directions (default 0)")
+    p.add_argument("--rotation-curve", action="store_true",
+                   help="print the accuracy with the digits turned -60..60 degrees in 10-degree steps")
     _add_data_args(p)
     p.set_defaults(func=_cmd_evaluate)
 
@@ -232,8 +244,13 @@ def _add_evaluate(sub) -> None:
 def _cmd_evaluate(args) -> int:
     from mnist_desktop.data import DatasetError
     from mnist_desktop.engine.serialize import ModelFileError, load
-    from mnist_desktop.evaluation import evaluate, format_confusion
+    from mnist_desktop.evaluation import Damage, damage, evaluate, format_confusion, rotation_curve
 
+    dmg = Damage(rotate=args.rotate, noise=args.noise, thickness=args.thickness, shift=args.shift, seed=args.seed)
+    try:
+        dmg.validate()
+    except ValueError as exc:
+        return _fail(f"--{exc}")            # "--noise must be between 0 and 1, got 3.0": names match the flags
     try:
         net, spec = load(args.model)
     except ModelFileError as exc:
@@ -244,26 +261,42 @@ def _cmd_evaluate(args) -> int:
         return _fail(str(exc))
     bar = Progress("evaluating")
     t0 = time.perf_counter()
-    result = evaluate(net, data.x_test, data.y_test, progress=bar.update)
+    x_test = damage(data.x_test, dmg)
+    result = evaluate(net, x_test, data.y_test, progress=bar.update)
     bar.close()
     seconds = time.perf_counter() - t0
+    curve = None
+    if args.rotation_curve:
+        bar = Progress("rotating")
+        curve = rotation_curve(net, data.x_test, data.y_test, progress=bar.update)
+        bar.close()
     if args.json:
         out = {"model": str(args.model), "accuracy": result.accuracy, "correct": result.correct, "n": result.n,
                "per_class": [None if math.isnan(v) else float(v) for v in result.per_class],
                "seconds": round(seconds, 3)}
+        if not dmg.is_none:
+            out["damage"] = {"rotate": dmg.rotate, "noise": dmg.noise, "thickness": dmg.thickness,
+                             "shift": dmg.shift, "seed": dmg.seed}
         if args.confusion:
             out["confusion"] = result.confusion.tolist()
+        if curve is not None:
+            out["rotation_curve"] = [{"angle": float(a), "accuracy": float(v)}
+                                     for a, v in zip(curve.angles, curve.accuracy)]
         print(json.dumps(out))
         return 0
     print(f"{spec.get('name') or Path(args.model).stem}: {net.describe()}")
-    print(f"accuracy {result.accuracy * 100:.2f}% ({result.correct:,}/{result.n:,}) on the {data.name} test set, "
-          f"{seconds:.2f}s")
+    on = f"the {data.name} test set" + ("" if dmg.is_none else f" ({dmg.describe()})")
+    print(f"accuracy {result.accuracy * 100:.2f}% ({result.correct:,}/{result.n:,}) on {on}, {seconds:.2f}s")
     print("per digit: " + "  ".join(f"{d}: {a * 100:.1f}%" for d, a in enumerate(result.per_class)))
     mistakes = result.top_confusions(5)
     if mistakes:
         print("most confused: " + ", ".join(f"{t}->{p} ({c})" for t, p, c in mistakes))
     if args.confusion:
         print(format_confusion(result.confusion))
+    if curve is not None:
+        print("accuracy by rotation (undamaged digits turned):")
+        for a, v in zip(curve.angles, curve.accuracy):
+            print(f"{a:+6.0f}°  {v * 100:6.2f}%  " + "#" * int(round(v * 40)))
     return 0
 
 

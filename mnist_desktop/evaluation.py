@@ -1,11 +1,23 @@
-"""Scoring a model on a labelled set: accuracy, per-class accuracy, confusion matrix (NumPy only)."""
+"""Scoring a model on a labelled set: accuracy, per-class accuracy, confusion matrix; damaged test images
+for robustness; two models compared; a cache of results per model file (NumPy only, no Qt).
+
+    e = evaluate(net, ds.x_test, ds.y_test)              # Evaluation: .accuracy, .confusion (10, 10), ...
+    e2 = evaluate(net, damage(ds.x_test, Damage(rotate=30)), ds.y_test)
+    curve = rotation_curve(net, ds.x_test, ds.y_test)     # accuracy at -60..60 degrees
+    c = compare(e, e_other)                               # .only_a: indices A gets right and B wrong
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .data import augment
 from .engine.network import Network
 
 
@@ -49,11 +61,15 @@ class Evaluation:
         return [(int(i), int(j), int(c[i, j])) for i, j in zip(*np.unravel_index(order, c.shape)) if c[i, j] > 0]
 
 
-def evaluate(net: Network, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000, progress=None) -> Evaluation:
-    """Run ``net`` over x (N, 784) in batches; ``progress(done, total)`` after each batch."""
+def evaluate(net: Network, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000, progress=None,
+             should_stop=None) -> Evaluation | None:
+    """Run ``net`` over x (N, 784) in batches; ``progress(done, total)`` after each batch. Returns None if
+    ``should_stop()`` turned True (checked before each batch: a worker thread's cancel)."""
     y = np.asarray(y, dtype=np.int64)
     probs = np.zeros((len(x), net.n_outputs), np.float32)
     for i in range(0, len(x), batch_size):
+        if should_stop is not None and should_stop():
+            return None
         probs[i:i + batch_size] = net.predict_proba(x[i:i + batch_size], batch_size)
         if progress is not None:
             progress(min(i + batch_size, len(x)), len(x))
@@ -67,3 +83,233 @@ def format_confusion(conf: np.ndarray) -> str:
     head = "true\\pred" + "".join(f"{j:>{width}}" for j in range(k))
     rows = [f"{i:>9}" + "".join(f"{int(v):>{width}}" for v in conf[i]) for i in range(k)]
     return "\n".join([head, *rows])
+
+
+# ---- damaging the test images ----------------------------------------------------------------------
+#
+# How robust is a model? Damage the test digits in one controlled way and score it again. Each function
+# takes x (N, 784) float32 in [0, 1] (or (N, 28, 28)) and returns a new array of the same shape, clipped to
+# [0, 1]; at strength 0 it returns ``x`` itself, untouched (bit-identical). Random choices come from
+# ``seed``, so the same call gives the same images. The geometry is data/augment.py's (one bilinear affine
+# resampling, zeros outside; whole-pixel moves are exact), the same code that augments training batches.
+
+DAMAGE_RANGES = {                  # what the window's sliders and the CLI accept
+    "rotate": (-180.0, 180.0),     # degrees, counter-clockwise as displayed
+    "noise": (0.0, 1.0),           # sigma of Gaussian noise on the 0..1 pixel scale
+    "thickness": (-2.0, 2.0),      # > 0 thicker strokes (dilation), < 0 thinner (erosion); 1 = one full step
+    "shift": (0.0, 14.0),          # pixels, each image right, left, up or down
+}
+
+
+def _as_images(x: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """(N, 784) or (N, 28, 28) -> ((N, 28, 28) view, original shape)."""
+    x = np.asarray(x)
+    side = int(round(np.sqrt(x[0].size))) if len(x) else 28
+    return x.reshape(len(x), side, side), x.shape
+
+
+def rotate_images(x: np.ndarray, degrees: float) -> np.ndarray:
+    """Every image turned by ``degrees`` about its centre (counter-clockwise as displayed)."""
+    if degrees == 0:
+        return x
+    images, shape = _as_images(x)
+    out = augment.affine_transform(images, augment.pull_matrices(degrees))
+    return np.clip(out, 0.0, 1.0, out=out).reshape(shape)
+
+
+def shift_images(x: np.ndarray, pixels: float, *, seed: int = 0) -> np.ndarray:
+    """Every image moved ``pixels`` right, left, up or down (the direction drawn per image from ``seed``);
+    whole pixels move exactly, with zeros coming in."""
+    if pixels == 0:
+        return x
+    images, shape = _as_images(x)
+    direction = np.random.default_rng(seed).integers(0, 4, len(images))        # (N,) 0..3
+    dx = np.choose(direction, [pixels, -pixels, 0.0, 0.0])
+    dy = np.choose(direction, [0.0, 0.0, pixels, -pixels])
+    out = augment.affine_transform(images, augment.pull_matrices(0.0, 1.0, dx, dy))
+    return np.clip(out, 0.0, 1.0, out=out).reshape(shape)
+
+
+def add_noise(x: np.ndarray, sigma: float, *, seed: int = 0) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sigma`` added to every pixel, clipped to [0, 1]."""
+    if sigma == 0:
+        return x
+    if sigma < 0:
+        raise ValueError(f"noise sigma must be >= 0, got {sigma}")
+    x = np.asarray(x)
+    noise = np.random.default_rng(seed).standard_normal(x.shape, dtype=np.float32)
+    noise *= np.float32(sigma)
+    noise += x
+    return np.clip(noise, 0.0, 1.0, out=noise)
+
+
+def change_strokes(x: np.ndarray, strength: float) -> np.ndarray:
+    """Thicker (strength > 0: grey dilation, 3 x 3 maximum) or thinner (< 0: grey erosion, plus-shaped
+    minimum) strokes. Each whole unit of |strength| is one full step; a fraction blends the last step
+    with the image (augment.change_thickness)."""
+    if strength == 0:
+        return x
+    images, shape = _as_images(x)
+    sign, left = float(np.sign(strength)), abs(float(strength))
+    while left > 0:
+        step = min(left, 1.0)
+        images = augment.change_thickness(images, sign * step)
+        left -= step
+    return np.clip(images, 0.0, 1.0, out=images).reshape(shape)
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One setting of the four damages; ``Damage()`` is none. Applied in the order thickness, rotation,
+    shift, noise (pen first, then where the digit lands on the page, then the sensor)."""
+
+    rotate: float = 0.0      # degrees
+    noise: float = 0.0       # sigma
+    thickness: float = 0.0   # steps of dilation (> 0) or erosion (< 0)
+    shift: float = 0.0       # pixels
+    seed: int = 0
+
+    @property
+    def is_none(self) -> bool:
+        return self.rotate == 0 and self.noise == 0 and self.thickness == 0 and self.shift == 0
+
+    def describe(self) -> str:
+        """'rotated 30°, noise σ 0.2' or 'undamaged'."""
+        parts = []
+        if self.rotate:
+            parts.append(f"rotated {self.rotate:g}°")
+        if self.shift:
+            parts.append(f"shifted {self.shift:g} px")
+        if self.thickness:
+            parts.append(f"strokes {'thicker' if self.thickness > 0 else 'thinner'} {abs(self.thickness):g}")
+        if self.noise:
+            parts.append(f"noise σ {self.noise:g}")
+        return ", ".join(parts) or "undamaged"
+
+    def validate(self) -> None:
+        for name, (lo, hi) in DAMAGE_RANGES.items():
+            v = getattr(self, name)
+            if not (np.isfinite(v) and lo <= v <= hi):
+                raise ValueError(f"{name} must be between {lo:g} and {hi:g}, got {v}")
+
+
+def damage(x: np.ndarray, d: Damage) -> np.ndarray:
+    """x (N, 784) float32 in [0, 1] -> damaged copy (or ``x`` itself for ``Damage()``)."""
+    x = change_strokes(x, d.thickness)
+    x = rotate_images(x, d.rotate)
+    x = shift_images(x, d.shift, seed=d.seed)
+    return add_noise(x, d.noise, seed=d.seed + 1)
+
+
+@dataclass(frozen=True)
+class RotationCurve:
+    angles: np.ndarray       # (A,) degrees
+    accuracy: np.ndarray     # (A,) fraction correct at each angle
+
+
+def rotation_curve(net: Network, x: np.ndarray, y: np.ndarray, angles=tuple(range(-60, 61, 10)), *,
+                   batch_size: int = 1000, progress=None, should_stop=lambda: False) -> RotationCurve | None:
+    """Accuracy on x (N, 784) rotated by each angle. ``progress(done, total)`` counts images over all
+    angles; returns None if ``should_stop()`` turned True (checked between batches)."""
+    angles = np.asarray(angles, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    acc = np.zeros(len(angles))
+    total = len(angles) * len(x)
+    for a, angle in enumerate(angles):
+        xr = rotate_images(x, float(angle))
+        correct = 0
+        for i in range(0, len(x), batch_size):
+            if should_stop():
+                return None
+            correct += int(np.count_nonzero(net.predict(xr[i:i + batch_size], batch_size) == y[i:i + batch_size]))
+            if progress is not None:
+                progress(a * len(x) + min(i + batch_size, len(x)), total)
+        acc[a] = correct / len(x) if len(x) else float("nan")
+    return RotationCurve(angles, acc)
+
+
+# ---- two models on one test set ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    accuracy_a: float
+    accuracy_b: float
+    only_a: np.ndarray       # (n,) int64 indices A gets right and B gets wrong
+    only_b: np.ndarray       # (m,) int64 indices B gets right and A gets wrong
+    both_wrong: int
+
+    @property
+    def n_disagree(self) -> int:
+        return len(self.only_a) + len(self.only_b)
+
+
+def compare(a: Evaluation, b: Evaluation) -> Comparison:
+    """Two evaluations of the same test set (same labels, same order) side by side."""
+    if a.n != b.n or not np.array_equal(a.labels, b.labels):
+        raise ValueError("compare needs two evaluations of the same test set")
+    right_a, right_b = a.predicted == a.labels, b.predicted == b.labels
+    return Comparison(a.accuracy, b.accuracy, np.flatnonzero(right_a & ~right_b), np.flatnonzero(right_b & ~right_a),
+                      int(np.count_nonzero(~right_a & ~right_b)))
+
+
+def cell_indices(e: Evaluation, true: int, predicted: int) -> np.ndarray:
+    """(n,) int64 indices of the test digits in one confusion-matrix cell (row ``true``, column ``predicted``)."""
+    return np.flatnonzero((e.labels == true) & (e.predicted == predicted))
+
+
+# ---- remembering results -------------------------------------------------------------------------------
+
+
+def model_file_key(path: str | os.PathLike) -> tuple[str, int, int]:
+    """(resolved path, size, mtime in ns): a saved-over model file gets a new key. OSError if missing."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return (str(p), st.st_size, st.st_mtime_ns)
+
+
+class EvaluationCache:
+    """The last ``size`` results, keyed by (model file key, test set key): switching views or models back
+    and forth costs nothing, and a model file saved over gets evaluated again. Thread-safe.
+
+        cache.get(path, test_key)        # Evaluation (the same object each time) or None
+        cache.put(path, test_key, result)
+    ``test_key`` is any hashable naming the test set, e.g. ``(folder, n, Damage(...))``.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(path, test_key) -> tuple | None:
+        try:
+            return (model_file_key(path), test_key)
+        except (OSError, TypeError):
+            return None
+
+    def get(self, path, test_key):
+        k = self.key(path, test_key)
+        with self._lock:
+            if k is None or k not in self._items:
+                return None
+            self._items.move_to_end(k)
+            return self._items[k]
+
+    def put(self, path, test_key, result) -> None:
+        k = self.key(path, test_key)
+        if k is None:
+            return
+        with self._lock:
+            self._items[k] = result
+            self._items.move_to_end(k)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -123,3 +123,31 @@ def test_output_into_a_closed_pipe_is_quiet(tmp_path):
     proc.wait(60)
     proc.stderr.close()
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_evaluate_with_damage_and_a_rotation_curve(tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    main(["train", "--layers", "784-32-10", "--epochs", "2", "--data", DATA, "--out", str(out)])
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--data", DATA, "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert "damage" not in clean
+    for flags in (["--rotate", "45"], ["--noise", "0.6"], ["--thickness", "2"], ["--shift", "5"]):
+        assert main(["evaluate", str(out), "--data", DATA, "--json", *flags]) == 0
+        hurt = json.loads(capsys.readouterr().out)
+        assert hurt["accuracy"] < clean["accuracy"] - 0.05, flags
+        assert hurt["damage"][flags[0][2:]] == float(flags[1])
+    assert main(["evaluate", str(out), "--data", DATA, "--rotate", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == clean["accuracy"]
+
+    assert main(["evaluate", str(out), "--data", DATA, "--rotation-curve", "--rotate", "20"]) == 0
+    text = capsys.readouterr().out
+    assert "(rotated 20°)" in text
+    rows = [l.split() for l in text.splitlines() if l.strip().endswith("%") or "%  #" in l]
+    curve = {int(r[0].rstrip("°")): float(r[1].rstrip("%")) for r in rows if r[0].rstrip("°").lstrip("+-").isdigit()}
+    assert sorted(curve) == list(range(-60, 61, 10))
+    assert curve[0] == pytest.approx(clean["accuracy"] * 100, abs=0.006)
+    assert curve[60] < curve[0] and curve[-60] < curve[0]
+
+    assert main(["evaluate", str(out), "--data", DATA, "--noise", "5"]) == 2
+    assert "--noise must be between 0 and 1" in capsys.readouterr().err

@@ -201,6 +201,16 @@ class DrawView(QWidget):
         self.show_message(f"Opened {Path(path).name}{note}. Draw to replace it; Undo brings it back.", "info")
         return True
 
+    def show_digit(self, image28: np.ndarray, label: int | None = None) -> None:
+        """Put a 28x28 digit (float in [0, 1], white on black, e.g. an MNIST test digit) on the canvas,
+        enlarged 10x with sharp pixels, so preview and bars follow; undoable like an opened image."""
+        image = np.clip(np.asarray(image28, np.float32).reshape(28, 28), 0.0, 1.0)
+        self.canvas.set_image(np.repeat(np.repeat(np.round(image * 255).astype(np.uint8), 10, axis=0), 10, axis=1))
+        what = "A test digit" if label is None else f"A test digit labelled {int(label)}"
+        self.show_message(f"{what}, from the Evaluate view. Draw to replace it; Undo brings back your drawing.",
+                          "info")
+        self.refresh_now()
+
     def open_drawing(self, path: str | os.PathLike) -> bool:
         """Load a .json drawing onto the canvas; False (message shown, canvas kept) on error."""
         try:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QM
 
 from mnist_desktop import __version__, shipped
 from mnist_desktop.app.draw_view import DrawView
+from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.widgets import configure_pyqtgraph
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.draw_view = DrawView(self.state)
         self.add_view("draw", "Draw", self.draw_view)
         self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
+        self.add_view("evaluate", "Evaluate", EvaluateView(self.state, self.settings)).digit_chosen.connect(self._on_digit_chosen)
 
         pen = self._setting_float(K_PEN)
         if pen is not None:
@@ -271,6 +273,11 @@ class MainWindow(QMainWindow):
         if model.path is not None and self.persist:
             self.settings.setValue(K_LAST_MODEL, str(model.path))
 
+    def _on_digit_chosen(self, image, label: int) -> None:
+        """A view handed over a 28x28 digit (the Evaluate view's galleries): show it in the Draw view."""
+        self.draw_view.show_digit(image, label)
+        self.show_view("draw")
+
     def _on_pen_changed(self, value: int) -> None:
         if self.persist:
             self.settings.setValue(K_PEN, int(value))
@@ -372,6 +379,9 @@ def run_app(args) -> int:
         window.show()
         app.processEvents()
         window.draw_view.refresh_now()
+        prepare = getattr(window.tabs.currentWidget(), "prepare_screenshot", None)
+        if callable(prepare):   # a view with background work waits for it (bounded)
+            prepare()
         app.processEvents()
         ok = window.grab().save(str(screenshot), "PNG")
         window.close()

@@ -226,3 +226,24 @@ def test_state_rejects_a_model_without_ten_outputs_and_keeps_the_current_one(sta
     with qtbot.waitSignal(state.model_changed) as blocker:
         state.set_model(None)
     assert blocker.args == [None] and state.model is None
+
+
+def test_show_digit_puts_a_28x28_digit_on_the_canvas(view, state, qtbot):
+    """A test digit from another view: on the canvas (undoable), preview and bars follow."""
+    from pathlib import Path
+
+    from mnist_desktop.data import load_dataset
+
+    ds = load_dataset(data_dir=Path(__file__).parent / "data")
+    digit = ds.x_test[0].reshape(28, 28)
+    draw_seven(view)
+    with qtbot.waitSignal(view.prediction_updated) as blocker:
+        view.show_digit(digit, int(ds.y_test[0]))
+    pred = blocker.args[0]
+    assert view.canvas.image().shape == (280, 280) and view.canvas.strokes() == []
+    assert pred.pre is not None and np.abs(pred.pre.image - digit).mean() < 0.06
+    np.testing.assert_allclose(view.chart.probabilities,
+                               state.model.net.predict_proba(pred.pre.image.reshape(1, 784))[0], rtol=1e-6)
+    assert f"labelled {int(ds.y_test[0])}" in view.banner.text
+    view.undo()
+    assert len(view.canvas.strokes()) == 2

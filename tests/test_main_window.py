@@ -235,3 +235,29 @@ def test_the_gui_makes_openblas_single_threaded_unless_the_user_chose(preset, ex
     code = "import os, mnist_desktop.app; print(os.environ['OPENBLAS_NUM_THREADS'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_screenshot_of_the_evaluate_view_waits_for_its_evaluation(tmp_path, make_model, qapp, monkeypatch,
+                                                                  no_shipped_models):
+    """run_app calls the shown view's prepare_screenshot before grabbing the window."""
+    from pathlib import Path
+
+    from mnist_desktop.app.evaluate_view import EvaluateView
+
+    monkeypatch.setenv("MNIST_DIR", str(Path(__file__).parent / "data"))
+    seen = []
+    original = EvaluateView.prepare_screenshot
+
+    def spy(self, *a, **kw):
+        original(self, *a, **kw)
+        seen.append((self.evaluation is not None, self.gallery.count() > 0))
+
+    monkeypatch.setattr(EvaluateView, "prepare_screenshot", spy)
+    out = tmp_path / "evaluate.png"
+    assert cli.main(["--model", str(make_model("tiny")), "--view", "evaluate", "--screenshot", str(out)]) == 0
+    assert seen == [(True, True)] and not QImage(str(out)).isNull()
+
+
+def test_the_evaluate_view_is_registered_after_the_others(window):
+    keys = window.view_keys()
+    assert "evaluate" in keys and keys.index("evaluate") > keys.index("imagine")

@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, Q
 from mnist_desktop import evaluation, heatmap, shipped
 from mnist_desktop.app.state import AppState, LoadedModel, ModelFileError
 from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND
-from mnist_desktop.data import Dataset, DatasetError, find_dataset, load_dataset
+from mnist_desktop.data import Dataset, find_dataset, load_dataset, search_path
 from mnist_desktop.evaluation import Comparison, Damage, Evaluation, EvaluationCache, RotationCurve
 
 K_DATA_DIR = "data/dir"              # the MNIST folder the user chose (the Train view writes it too)
@@ -625,7 +625,8 @@ class EvaluateView(QWidget):
         item.setLabel("bottom", "rotation (degrees, counter-clockwise)")
         item.setLabel("left", "accuracy (%)")
         item.setXRange(ROTATION_ANGLES[0] - 3, ROTATION_ANGLES[-1] + 3, padding=0)
-        item.setYRange(0, 100, padding=0.02)
+        item.setYRange(-3, 103, padding=0)          # room for the 0 and 100 labels
+        item.getAxis("left").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
         item.getAxis("bottom").setTicks([[(a, f"{a:+d}" if a else "0") for a in ROTATION_ANGLES]])
         for name in ("bottom", "left"):
             item.getAxis(name).setPen(pg.mkPen(PLOT_FOREGROUND))
@@ -755,7 +756,8 @@ class EvaluateView(QWidget):
         return self._comparison
 
     def rotation_curve(self) -> RotationCurve | None:
-        return self._curves.get(self._model_key())
+        """The accuracy-vs-rotation curve of the current model, once computed."""
+        return self._curves.get(self._curve_key())
 
     def data_dir(self) -> str | None:
         """The folder chosen for MNIST (QSettings ``data/dir``), or None."""
@@ -937,6 +939,12 @@ class EvaluateView(QWidget):
     def _model_key(self):
         return self.cache.key(self._model.path, self._test_key(Damage())) if self._model is not None else None
 
+    def _curve_key(self):
+        """Curves are kept per model file and test set; a model only in memory, per model object."""
+        if self._model is None:
+            return None
+        return self._model_key() or ("memory", id(self._model.net), str(self._folder))
+
     def _start(self, kind: str, work: Callable, **info) -> _Job:
         old = self._jobs.pop(kind, None)
         if old is not None:
@@ -1097,14 +1105,14 @@ class EvaluateView(QWidget):
         """Accuracy at -60..60 degrees, in the background (kept per model file and test set)."""
         if self._model is None or self._evaluation is None or "curve" in self._jobs:
             return
-        key = self._model_key()
-        if key is not None and key in self._curves:
+        key = self._curve_key()
+        if key in self._curves:
             self._show_curve()
             return
-        self._start("curve", _curve_work(self._model.net.copy(), self.data_dir()), key=key or id(self._model))
+        self._start("curve", _curve_work(self._model.net.copy(), self.data_dir()), key=key)
 
     def _show_curve(self) -> None:
-        curve = self._curves.get(self._model_key())
+        curve = self._curves.get(self._curve_key())
         self.curve_marker.setValue(self.sliders["rotate"].value)
         if curve is None:
             self.curve.setData([], [])
@@ -1189,13 +1197,14 @@ class EvaluateView(QWidget):
 
     def _show_missing(self, detail: str | None = None) -> None:
         chosen = self.data_dir()
+        places = search_path(DATASET, chosen)
         where = f" in <b>{chosen}</b>" if chosen else ""
         self.missing_label.setText(
             f"<p><b>The MNIST test digits were not found{where}.</b></p>"
             "<p>Choose the folder that holds the four MNIST files (t10k-images-idx3-ubyte.gz, …), or download "
             "them with the <b>Download</b> button in the <b>Train</b> view "
             "(or <code>mnist-desktop download</code>).</p>"
-            + (f"<p style='color:{MUTED_TEXT}'>{detail}</p>" if detail else ""))
+            + f"<p style='color:{MUTED_TEXT}'>{detail or 'Looked in: ' + '; '.join(map(str, places))}</p>")
         self.outer.setCurrentIndex(1)
 
     def _show_waiting(self) -> None:

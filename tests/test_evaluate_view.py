@@ -11,7 +11,8 @@ from PySide6.QtCore import QPoint, Qt
 
 from mnist_desktop import evaluation
 from mnist_desktop.app import evaluate_view
-from mnist_desktop.app.evaluate_view import K_DATA_DIR, EvaluateView, confusion_colors, dark_cells
+from mnist_desktop.app.evaluate_view import K_DATA_DIR, EvaluateView
+from mnist_desktop.app.evaluate_widgets import confusion_colors, dark_cells
 from mnist_desktop.app.main_window import MainWindow, app_settings
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.data import load_dataset

@@ -2,6 +2,7 @@
 
     canvas.changed --(0 ms single-shot timer: only the latest state)--> _update_prediction():
         pixels -> preprocess.to_mnist -> net.predict_proba -> preview.set_result + chart.set_probabilities
+        [saliency on] -> explain.saliency_on_input -> heatmap.heat_rgba -> canvas.set_overlay + preview.set_saliency
 
 Fast mouse moves never queue work: however many ``changed`` arrive before the event loop is idle, one
 update runs, on the newest strokes.
@@ -78,7 +79,8 @@ class DrawView(QWidget):
         prediction_updated(Prediction): after the preview and bars show a new state.
         open_model_requested(): the picker's "Open model…" entry was chosen (the window shows a dialog).
     Public parts other code may use: ``canvas``, ``preview`` (its ``header`` row takes extra controls,
-    e.g. a saliency toggle), ``chart``, ``banner``, ``model_picker``, ``pen_slider``.
+    e.g. a saliency toggle), ``chart``, ``banner``, ``model_picker``, ``pen_slider``, ``saliency_button``
+    (checkable, shortcut S: the saliency overlay; ``set_saliency_visible``) and ``saliency_legend``.
     """
 
     prediction_updated = Signal(object)

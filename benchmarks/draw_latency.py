@@ -1,7 +1,7 @@
 """Draw view latency: from one stroke update (a point added, as a mouse move does) to the preview and
 the bars repainted.
 
-    python benchmarks/draw_latency.py [--model PATH | --preset cnn-seed] [--updates 400]
+    python benchmarks/draw_latency.py [--model PATH | --preset cnn-seed] [--updates 400] [--saliency]
 
 Each update: ``canvas.extend_stroke([point])``, then process events until the canvas, the input and
 network-input panes and the bar chart have each received a Paint event (the view's 0 ms timer runs
@@ -11,6 +11,8 @@ in the running app). Strokes come from real drawn digits (/work/shared/datasets/
 
 The breakdown times the same calls inside the real path (the view's functions wrapped with timers);
 "UI" is the rest: setting images and bars, Qt layout and painting. Bar: median < 16 ms with the CNN.
+``--saliency`` switches the Draw view's saliency overlay on: one more forward + backward pass, the map
+carried back onto the canvas and coloured (its own row), and a full-canvas repaint per update.
 ``--preset`` times an untrained network of a preset's architecture (speed does not depend on weights).
 Runs offscreen unless QT_QPA_PLATFORM is set.
 """
@@ -104,6 +106,7 @@ def main(argv=None) -> int:
     parser.add_argument("--updates", type=int, default=400, help="stroke updates to time (default 400)")
     parser.add_argument("--drawings", type=Path, default=DRAWINGS, help="folder of .json drawings to replay")
     parser.add_argument("--size", default="1280x800", help="window size (default 1280x800)")
+    parser.add_argument("--saliency", action="store_true", help="with the saliency overlay switched on")
     args = parser.parse_args(argv)
 
     from PySide6.QtCore import QSettings
@@ -133,6 +136,7 @@ def main(argv=None) -> int:
     window = MainWindow(persist=False)
     window.state.set_model(loaded)
     window.resize(*(int(v) for v in args.size.lower().split("x")))
+    window.draw_view.set_saliency_visible(args.saliency)
     window.show()
     app.processEvents()
     view, canvas = window.draw_view, window.draw_view.canvas
@@ -144,6 +148,8 @@ def main(argv=None) -> int:
     dv.to_mnist = preprocess
     predict = Timer(loaded.net.predict_proba)
     loaded.net.predict_proba = predict
+    saliency = Timer(dv.saliency_on_input)
+    dv.saliency_on_input = saliency
     updates = []
     view.prediction_updated.connect(lambda p: updates.append(p))
     watcher = PaintWatcher([canvas, view.preview.input_pane._graphics.viewport(),
@@ -188,13 +194,16 @@ def main(argv=None) -> int:
     tot = np.array(totals[warmup:]) * 1000
     tot_cpu = np.array(cpu[warmup:]) * 1000
     r, pp, pr = (np.array(t.times[-n:]) * 1000 for t in (render, preprocess, predict))
-    ui = tot - r - pp - pr
+    sal = np.array(saliency.times[-n:]) * 1000 if args.saliency else np.zeros(n)
+    ui = tot - r - pp - pr - sal
     print(f"model: {loaded.name} ({loaded.description}); window {args.size}; platform "
           f"{os.environ.get('QT_QPA_PLATFORM')}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
-          f"{n} stroke updates over {d} digits")
+          f"{n} stroke updates over {d} digits; saliency overlay {'on' if args.saliency else 'off'}")
     print(f"{'stage':<28}{'median ms':>10}{'p95 ms':>10}")
-    for name, a in [("render strokes", r), ("preprocess", pp), ("predict", pr),
-                    ("UI update + repaint", ui), ("total (update -> painted)", tot),
+    stages = [("render strokes", r), ("preprocess", pp), ("predict", pr)]
+    if args.saliency:
+        stages.append(("saliency + map to canvas", sal))
+    for name, a in stages + [("UI update + repaint", ui), ("total (update -> painted)", tot),
                     ("  same, process CPU time", tot_cpu)]:
         print(f"{name:<28}{np.median(a):>10.2f}{np.percentile(a, 95):>10.2f}")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (wall times grow with load; "

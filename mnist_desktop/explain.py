@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .engine.network import Network
+from .preprocess import Preprocessed, net_map_to_input
 
 METHODS = ("backproject", "maximize")
 IMAGE_SHAPE = (28, 28)
@@ -291,6 +292,26 @@ def saliency(net: Network, image: np.ndarray, digit: int | None = None) -> np.nd
     dout[0, digit] = 1
     g = np.abs(net.input_gradient(x, dout).reshape(1, -1)).astype(np.float64)
     return _normalise_signed(g)[0]
+
+
+def saliency_on_input(net: Network, pre: Preprocessed, digit: int | None = None, *, smooth: float = 0.0,
+                      max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The saliency of a preprocessed drawing, on the network's input and back on the drawing itself.
+
+    -> (sal (28, 28) float32, on_input (oh, ow) float32), both >= 0 with max 1 (all zeros if the network
+    ignores the image). ``sal`` is ``saliency(net, pre.image, digit)``, Gaussian-blurred by ``smooth``
+    pixels if > 0 (raw input gradients alternate from pixel to pixel; a pixel of blur shows the regions
+    that matter instead of the speckle) and renormalised. ``on_input`` is ``sal`` carried back through the
+    preprocessing (``preprocess.net_map_to_input``) onto ``pre.gray``'s area, at its size or at most
+    ``max_side`` pixels on the long side (an overlay for a photo need not be big).
+    """
+    sal = _normalise_signed(gaussian_blur(saliency(net, pre.image, digit)[None], smooth).reshape(1, -1))[0]
+    H, W = pre.gray.shape
+    shrink = 1.0 if max_side is None else min(1.0, max_side / max(H, W))
+    out_shape = (max(1, round(H * shrink)), max(1, round(W * shrink)))
+    back = net_map_to_input(pre, sal, out_shape)
+    peak = float(back.max())
+    return sal, (back / peak if peak > 0 else back).astype(np.float32)
 
 
 # ---- feeding imagined images back ------------------------------------------------------------------

@@ -63,6 +63,28 @@ def diverging_rgb(values: np.ndarray, vmax: float | None = None) -> np.ndarray:
     return DIVERGING_LUT[idx]
 
 
+# A warm sequential map for "how much": dark red -> red -> orange -> yellow (the top of matplotlib's
+# "inferno"/"hot" family), shown over a black-and-white digit, so it never looks like ink itself.
+_HEAT_ANCHORS = np.array([(0x80, 0x00, 0x26), (0xE3, 0x1A, 0x1C), (0xFD, 0x8D, 0x3C), (0xFE, 0xD9, 0x76),
+                          (0xFF, 0xFF, 0xB2)], dtype=np.float64)
+HEAT_LUT = _make_lut(_HEAT_ANCHORS, 256)  # (256, 3) uint8
+
+
+def heat_rgba(values: np.ndarray, max_alpha: float = 0.9, gamma: float = 0.7) -> np.ndarray:
+    """(H, W) values in [0, 1] (e.g. a saliency map, max 1) -> (H, W, 4) uint8 for an overlay: the warm
+    map's colour for the value, opacity ``max_alpha * value ** gamma`` (0: fully transparent), both
+    quantised to 256 levels. A gamma below 1 lifts the mid values, above 1 hides the faint haze and keeps
+    the peaks. Values outside [0, 1] are clipped; NaN is 0."""
+    lut = np.empty((256, 4), np.uint8)                  # one RGBA entry per level: a lookup, not a pow per pixel
+    lut[:, :3] = HEAT_LUT
+    lut[:, 3] = np.rint(255 * float(max_alpha) * np.linspace(0.0, 1.0, 256) ** float(gamma))
+    v = np.asarray(values, dtype=np.float32) * np.float32(255)
+    np.clip(v, 0.0, 255.0, out=v)                                    # NaN stays NaN here ...
+    idx = np.nan_to_num(v + np.float32(0.5), nan=0.0, copy=False).astype(np.uint8)   # ... and becomes 0
+    rgba = lut.view(np.uint32)[:, 0][idx]                           # (H, W) uint32: one gather per pixel
+    return rgba.view(np.uint8).reshape(*idx.shape, 4)
+
+
 def grayscale_rgb(values: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
     """(H, W) values -> (H, W, 3) uint8 gray: ``lo`` (default 0) black, ``hi`` (default 1) white, like
     MNIST's white digit on black. Values outside are clipped; NaN is black."""

@@ -302,3 +302,63 @@ def to_mnist(gray: np.ndarray, *, inverted: bool = False, centering: str = "subp
     if normalize:
         image, fitted = normalize_peak(image, fitted)      # 6) peak ink 1, like MNIST
     return Preprocessed(gray=gray, box=box, fitted=fitted, image=image, offset=offset, inverted=bool(inverted))
+
+
+# ---- from the network's input back to the drawing ---------------------------------------------------
+
+
+def input_to_net_transform(pre: Preprocessed) -> tuple[float, float, float]:
+    """The affine map ``to_mnist`` applied to ``pre.gray``: (scale, row0, col0) such that a point at
+    (Y, X) in the input, in pixel-edge coordinates (pixel (i, j) covers [i, i+1) x [j, j+1)), lands at
+    (row0 + scale * Y, col0 + scale * X) in the 28x28 image (same edge coordinates). It is ``place``'s
+    resampling: the crop starts at the box's top-left, is scaled by ``fit_scale`` and centred inside its
+    fitted cells, and the fitted frame sits at ``pre.offset``. Peak normalisation changes no geometry."""
+    top, left, bottom, right = pre.box
+    h0, w0 = bottom - top, right - left
+    s = fit_scale((h0, w0))
+    h, w = fitted_shape((h0, w0))
+    row0 = pre.offset[0] + _inner_offset(h0, h, s) - s * top
+    col0 = pre.offset[1] + _inner_offset(w0, w, s) - s * left
+    return s, row0, col0
+
+
+def _sample_matrix(n_out: int, step: float, start: float, n_net: int = SIZE) -> np.ndarray:
+    """(n_out, n_net) weights that read a 28x28 axis at n_out pixels; output pixel k covers
+    [start + step * k, start + step * (k + 1)) in 28x28 edge coordinates, and the frame is black beyond.
+
+    Finer than the 28x28 grid (step <= 1, a drawing on the canvas): linear interpolation between the two
+    nearest 28x28 pixel centres, so the overlay is smooth, not blocky. Coarser (step > 1, a tiny input
+    enlarged by to_mnist): the area average over the pixel's footprint, so no 28x28 pixel is skipped.
+    """
+    if step > 1.0:
+        return resample_matrix(n_net, 1.0 / step, n_out, -start / step)
+    u = start + step * (np.arange(n_out) + 0.5) - 0.5               # centres, in 28x28 pixel-centre coords
+    i0 = np.floor(u).astype(np.int64)
+    frac = u - i0
+    A = np.zeros((n_out, n_net + 2))               # one spare column each side stands for "off the frame"
+    rows = np.arange(n_out)
+    A[rows, np.clip(i0 + 1, 0, n_net + 1)] += 1.0 - frac
+    A[rows, np.clip(i0 + 2, 0, n_net + 1)] += frac
+    return A[:, 1:-1]
+
+
+def net_map_to_input(pre: Preprocessed, values: np.ndarray,
+                     out_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """A (28, 28) map over the network's input (e.g. a saliency map) -> the same map over the original
+    input ``pre.gray``: (H, W) float32, or ``out_shape`` (oh, ow) covering the same area at a coarser grid
+    (an opened photo need not get a 4000x3000 overlay).
+
+    Each output pixel takes the value at the point where its centre lands in the 28x28 image (the inverse
+    of ``input_to_net_transform``: crop, scale and centre-of-mass shift undone), linearly interpolated
+    between 28x28 pixel centres, and 0 where it lands outside the 28x28 frame. So a single bright 28x28
+    pixel comes back as a bright patch of about 1/scale input pixels over the strokes it was made from.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (SIZE, SIZE):
+        raise ValueError(f"expected a ({SIZE}, {SIZE}) map, got shape {v.shape}")
+    H, W = pre.gray.shape
+    oh, ow = out_shape if out_shape is not None else (H, W)
+    s, row0, col0 = input_to_net_transform(pre)
+    A_rows = _sample_matrix(oh, s * H / oh, row0)                     # (oh, 28)
+    A_cols = _sample_matrix(ow, s * W / ow, col0)                     # (ow, 28)
+    return (A_rows @ v @ A_cols.T).astype(np.float32)                 # (oh, ow)

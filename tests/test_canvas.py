@@ -157,3 +157,21 @@ def test_dropping_a_file_emits_its_path(canvas, qtbot, tmp_path):
     with qtbot.waitSignal(canvas.file_dropped) as blocker:
         canvas.dropEvent(ev)
     assert blocker.args == [str(f)]
+
+
+def test_an_overlay_is_painted_but_never_part_of_the_input(canvas):
+    canvas.add_stroke([(140, 60), (140, 220)])
+    before = canvas.pixels()
+    shot_before = canvas.grab().toImage()
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 255, 200                 # red everywhere
+    canvas.set_overlay(rgba)
+    assert canvas.overlay() is not None and canvas.overlay().size().width() == 280
+    np.testing.assert_array_equal(canvas.pixels(), before)
+    shot = canvas.grab().toImage()
+    rect = canvas.canvas_rect()
+    x = int(rect.x() + 60 * rect.width() / 280)          # canvas (60, 140): far from the stroke at x = 140
+    c = shot.pixelColor(x, int(rect.center().y()))
+    assert c.red() > 150 and c.green() < 60 and shot_before != shot
+    canvas.set_overlay(None)
+    assert canvas.overlay() is None

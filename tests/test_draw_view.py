@@ -228,6 +228,104 @@ def test_state_rejects_a_model_without_ten_outputs_and_keeps_the_current_one(sta
     assert blocker.args == [None] and state.model is None
 
 
+# ---- saliency overlay ----------------------------------------------------------------------------
+
+
+def overlay_array(view):
+    """The canvas overlay as (H, W, 4) uint8 RGBA, or None."""
+    img = view.canvas.overlay()
+    if img is None:
+        return None
+    from PySide6.QtGui import QImage
+    img = img.convertToFormat(QImage.Format_RGBA8888)
+    buf = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return buf[:, :4 * img.width()].reshape(img.height(), img.width(), 4).copy()
+
+
+def test_the_saliency_toggle_shows_and_hides_the_overlay(view, qtbot):
+    assert not view.saliency_visible and view.saliency_button.isCheckable()
+    assert view.saliency_button.shortcut().toString() == "S" and "S" in view.saliency_button.toolTip()
+    draw_seven(view)
+    view.refresh_now()
+    assert view.canvas.overlay() is None and not view.preview.saliency_item.isVisible()
+    with qtbot.waitSignal(view.prediction_updated):
+        qtbot.mouseClick(view.saliency_button, Qt.LeftButton)
+    assert view.saliency_visible and view.canvas.overlay() is not None
+    assert view.preview.saliency_item.isVisible() and view.preview.saliency_item.image.shape == (28, 28, 4)
+    digit = view.prediction.digit
+    assert view.saliency_legend.isVisible() and f"score for {digit}" in view.saliency_legend.text()
+    with qtbot.waitSignal(view.prediction_updated):
+        view.set_saliency_visible(False)
+    assert view.canvas.overlay() is None and not view.preview.saliency_item.isVisible()
+    assert not view.saliency_legend.isVisible()
+
+
+def _frame_on_input(pre, shape):
+    """(top, left, bottom, right) of the 28x28 frame mapped back onto an overlay of ``shape``, grown by the
+    half 28x28 pixel over which the interpolation fades the edge pixels out."""
+    from mnist_desktop.preprocess import input_to_net_transform
+
+    s, row0, col0 = input_to_net_transform(pre)
+    ky, kx = shape[0] / pre.gray.shape[0], shape[1] / pre.gray.shape[1]
+    return ((-0.5 - row0) / s * ky, (-0.5 - col0) / s * kx, (28.5 - row0) / s * ky, (28.5 - col0) / s * kx)
+
+
+def test_the_overlay_lies_on_the_strokes_not_far_from_the_ink(view):
+    """A short stroke in the top-left corner: the overlay covers it and stops at the 28x28 frame (about
+    28/20 of the ink's height around it); the rest of the canvas has none."""
+    view.set_saliency_visible(True)
+    view.canvas.add_stroke([(60, 40), (70, 120)])
+    pred = view.refresh_now()
+    alpha = overlay_array(view)[..., 3]
+    assert alpha.shape == (280, 280)
+    ink = view.canvas.pixels() > 0.5
+    assert alpha[ink].mean() > 10 and (alpha[ink] > 0).mean() > 0.9   # the stroke is covered
+    top, left, bottom, right = _frame_on_input(pred.pre, alpha.shape)
+    assert bottom < 200 and right < 200
+    assert alpha[int(bottom) + 2:].max() == 0 and alpha[:, int(right) + 2:].max() == 0   # far away: nothing
+
+
+def test_the_overlay_follows_the_model_and_vanishes_on_a_blank_canvas(view, state, qtbot):
+    view.set_saliency_visible(True)
+    draw_seven(view)
+    view.refresh_now()
+    first = overlay_array(view)
+    net = state.model.net.copy()
+    net.layers[0].params["W"][:] = np.random.default_rng(5).standard_normal(net.layers[0].params["W"].shape)
+    with qtbot.waitSignal(view.prediction_updated):
+        state.set_model(LoadedModel.from_network(net, {"name": "other"}))
+    assert not np.array_equal(overlay_array(view), first)   # recomputed for the new model
+    with qtbot.waitSignal(view.prediction_updated):
+        view.clear()
+    assert view.canvas.overlay() is None and not view.preview.saliency_item.isVisible()
+    assert view.saliency_legend.isVisible() and "draw a digit" in view.saliency_legend.text()
+
+
+def test_the_overlay_on_an_opened_image_covers_the_image(view, tmp_path, qtbot):
+    from PySide6.QtGui import QColor, QImage, QPainter, QPen
+
+    img = QImage(600, 450, QImage.Format_RGB32)
+    img.fill(QColor("white"))
+    p = QPainter(img)
+    p.setPen(QPen(QColor("black"), 30))
+    p.drawLine(300, 50, 300, 400)
+    p.end()
+    path = tmp_path / "one.png"
+    assert img.save(str(path))
+    view.set_saliency_visible(True)
+    assert view.open_image(path)
+    view.refresh_now()
+    over = overlay_array(view)
+    assert over.shape[:2] == (300, 400)          # the image's aspect, at most 400 px on the long side
+    pre = view.prediction.pre
+    top, left, bottom, right = _frame_on_input(pre, over.shape)
+    assert over[:, 190:210, 3].max() > 0                       # on the stroke
+    assert over[:, :int(left) - 1, 3].max() == 0 and over[:, int(right) + 2:, 3].max() == 0
+
+
+# ---- a digit from another view ------------------------------------------------------------------
+
+
 def test_show_digit_puts_a_28x28_digit_on_the_canvas(view, state, qtbot):
     """A test digit from another view: on the canvas (undoable), preview and bars follow."""
     from pathlib import Path

@@ -357,6 +357,25 @@ def test_saliency_of_a_linear_network_is_the_weight_column():
         explain.saliency(net, np.zeros((5, 5)))
 
 
+def test_saliency_on_input_follows_the_network_onto_the_drawing():
+    """A network that only looks at the left half of its input: on a drawing whose 28x28 image is a
+    scaled copy, the saliency comes back on the left half of the drawing only."""
+    from mnist_desktop.preprocess import to_mnist
+
+    net = _net(mlp([784, 16, 10]), dtype=np.float32)
+    net.layers[0].params["W"].reshape(28, 28, 16)[:, 14:] = 0
+    gray = np.zeros((280, 280), np.float32)
+    gray[40:240, 80:200] = 1.0                         # a block, centred: the 28x28 centre is x = 140
+    pre = to_mnist(gray)
+    sal, back = explain.saliency_on_input(net, pre, smooth=0.7, max_side=140)
+    assert sal.shape == (28, 28) and back.shape == (140, 140) and back.dtype == np.float32
+    assert sal.max() == pytest.approx(1.0) and back.max() == pytest.approx(1.0)
+    assert back[:, :60].max() > 0.1 and back[:, 80:].max() < 0.01   # the left half (x < 140 -> < 70)
+    sal, back = explain.saliency_on_input(net, pre)                   # no blur: exactly zero on the right
+    np.testing.assert_allclose(sal, explain.saliency(net, pre.image), rtol=1e-6)
+    assert back.shape == (280, 280) and back[:, :120].max() > 0.1 and back[:, 150:].max() == 0
+
+
 # ---- feeding back ------------------------------------------------------------------------------------
 
 
@@ -501,3 +520,14 @@ def test_png_rejects_what_it_cannot_write(tmp_path):
         with pytest.raises(ValueError):
             heatmap.write_png(tmp_path / "bad.png", bad)
     assert not list(tmp_path.iterdir())
+
+
+def test_heat_rgba_is_transparent_at_zero_and_warm_at_one():
+    v = np.array([[0.0, 0.25, 1.0, np.nan, 7.0]], np.float32)
+    rgba = heatmap.heat_rgba(v, max_alpha=0.8, gamma=0.7)
+    assert rgba.shape == (1, 5, 4) and rgba.dtype == np.uint8
+    assert rgba[0, 0, 3] == 0 and rgba[0, 3, 3] == 0              # zero and NaN: see-through
+    assert rgba[0, 2, 3] == round(0.8 * 255) and (rgba[0, 4] == rgba[0, 2]).all()   # clipped at 1
+    assert 0 < rgba[0, 1, 3] < rgba[0, 2, 3]
+    r, g, b = (int(x) for x in rgba[0, 2, :3])
+    assert r >= g >= b                                            # warm: red/yellow, never blue

@@ -142,6 +142,27 @@ def test_settings_persist_pen_width_and_last_model(qtbot, make_model, no_shipped
     assert second.draw_view.banner.isHidden()
 
 
+def test_the_saliency_toggle_is_remembered(qtbot, make_model, no_shipped_models):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    assert not first.draw_view.saliency_visible             # off by default
+    first.draw_view.saliency_button.click()
+    assert app_settings().value(mw.K_SALIENCY) in (True, "true")
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.draw_view.saliency_visible
+    second.open_model(make_model("tiny"))
+    draw_seven(second)
+    second.draw_view.refresh_now()
+    assert second.draw_view.canvas.overlay() is not None
+    second.draw_view.set_saliency_visible(False)
+    third = MainWindow(persist=False)                        # screenshots read it, never write it
+    qtbot.addWidget(third)
+    assert not third.draw_view.saliency_visible
+    third.draw_view.set_saliency_visible(True)
+    assert app_settings().value(mw.K_SALIENCY) in (False, "false")
+
+
 def test_a_broken_last_model_setting_does_not_stop_the_app(qtbot, tmp_path, make_model, monkeypatch):
     settings = app_settings()
     settings.setValue(mw.K_LAST_MODEL, str(tmp_path / "gone.npz"))

@@ -317,3 +317,62 @@ def test_preprocess_imports_no_qt():
 
 def test_module_constants_follow_mnist():
     assert pp.SIZE == 28 and pp.BOX == 20 and pp.COM_TARGET == 14.0
+
+
+# ---- mapping a 28x28 map back onto the input --------------------------------------------------------
+
+
+def _forward_point(pre, y, x):
+    """Where input pixel (y, x)'s centre lands in the 28x28 image, in pixel-centre coordinates."""
+    s, row0, col0 = pp.input_to_net_transform(pre)
+    return row0 + s * (y + 0.5) - 0.5, col0 + s * (x + 0.5) - 0.5
+
+
+@pytest.mark.parametrize("name", ["vertical_bar", "off_centre_blob", "wide_stroke", "tiny_dot"])
+def test_the_transform_puts_the_inputs_centre_of_mass_where_to_mnist_put_it(name, request):
+    gray = request.getfixturevalue(name)
+    pre = to_mnist(gray)
+    r, c = center_of_mass(gray)
+    assert np.allclose(_forward_point(pre, r, c), center_of_mass(pre.image), atol=0.35)
+
+
+@pytest.mark.parametrize("name", ["vertical_bar", "off_centre_blob", "tiny_dot"])
+def test_a_single_bright_network_pixel_maps_back_to_where_it_came_from(name, request):
+    """Drawn digits are shrunk (one input pixel < one 28x28 pixel: interpolated); the tiny dot is enlarged
+    (one input pixel covers ~7x7 of them: averaged, so one bright pixel comes back dim but in place)."""
+    gray = request.getfixturevalue(name)
+    pre = to_mnist(gray)
+    s = pp.input_to_net_transform(pre)[0]
+    for r, c in [(14, 14), (8, 17), (20, 11), (13, 12)]:
+        m = np.zeros((28, 28), np.float32)
+        m[r, c] = 1.0
+        back = pp.net_map_to_input(pre, m)
+        assert back.shape == gray.shape and back.dtype == np.float32
+        if back.max() == 0:                          # the enlarged dot's 28x28 frame covers few input pixels
+            assert s > 1 and not (9 < r < 19 and 9 < c < 19)
+            continue
+        assert back.max() > (0.5 if s <= 1 else 0.5 / s ** 2)
+        ys, xs = np.indices(back.shape)
+        centre = (back * ys).sum() / back.sum(), (back * xs).sum() / back.sum()
+        assert np.allclose(_forward_point(pre, *centre), (r, c), atol=max(0.5, s / 2))
+        far = np.argwhere(back > 0)                  # nothing further than one 28x28 pixel (one input pixel)
+        fr, fc = _forward_point(pre, far[:, 0], far[:, 1])
+        reach = 1.01 if s <= 1 else 0.51 + s
+        assert np.abs(fr - r).max() < reach and np.abs(fc - c).max() < reach
+
+
+def test_the_network_input_mapped_back_lies_on_the_ink(vertical_bar):
+    pre = to_mnist(vertical_bar)
+    back = pp.net_map_to_input(pre, pre.image)
+    on_ink = back[vertical_bar > 0.5]
+    assert on_ink.mean() > 0.5
+    assert back[:, :100].max() == 0 and back[:, 180:].max() == 0 and back[:20].max() == 0  # far from ink
+    # the map off the frame is zero, and a coarser grid covers the same area
+    small = pp.net_map_to_input(pre, pre.image, out_shape=(28, 28))
+    assert small.shape == (28, 28)
+    assert small[:, :9].max() == 0 and small[:, 19:].max() == 0 and small[14, 14] > 0.5
+
+
+def test_net_map_to_input_rejects_wrong_shapes(vertical_bar):
+    with pytest.raises(ValueError, match="28, 28"):
+        pp.net_map_to_input(to_mnist(vertical_bar), np.zeros((10, 10)))

@@ -176,3 +176,16 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
         save(_net(seed=2), p)
     assert p.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["m.npz"]  # no temp file left behind
+
+
+def test_a_saved_model_gets_ordinary_file_permissions(tmp_path):
+    """The temp file behind the atomic save is private (0o600); the saved model must not stay so."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        net = Network.from_architecture(mlp([784, 10]), rng=np.random.default_rng(0))
+        save(net, tmp_path / "m.npz", model_spec(net, name="m"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644

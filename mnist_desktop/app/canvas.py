@@ -34,6 +34,7 @@ DEFAULT_PEN_WIDTH = 18.0  # like the drawn-digit files
 PEN_WIDTH_RANGE = (4.0, 40.0)
 UNDO_LIMIT = 200
 DISPLAY_LIMIT = 1600      # opened images are shown from a copy at most this large
+OVERLAY_DIM = QColor(0, 0, 0, 140)  # under an overlay, white ink shows as mid grey
 
 
 def _qimage_from_pixels(pixels: np.ndarray) -> QImage:
@@ -80,6 +81,7 @@ class DrawingCanvas(QWidget):
         self._qimage: QImage | None = None
         self._undo: list[tuple[list[list[Point]], np.ndarray | None, QImage | None]] = []
         self._drag_hover = False
+        self._overlay: QImage | None = None        # e.g. saliency, over the content, not part of the input
         self.setMinimumSize(200, 200)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setCursor(Qt.CrossCursor)
@@ -227,6 +229,18 @@ class DrawingCanvas(QWidget):
         self.update()
         self.changed.emit()
 
+    # ---- overlay (display only) --------------------------------------------------------------------
+
+    def set_overlay(self, rgba: np.ndarray | None) -> None:
+        """Show (H', W', 4) uint8 RGBA over the content (the strokes' canvas or the opened image), stretched
+        to cover it, or nothing (None). Only painted: ``pixels()`` and the input never include it."""
+        self._overlay = None if rgba is None else _qimage_from_pixels(rgba)
+        self.update()
+
+    def overlay(self) -> QImage | None:
+        """The overlay shown, or None."""
+        return self._overlay
+
     def _push_undo(self) -> None:
         # finished strokes are never mutated, so a shallow copy of the list is a snapshot
         self._undo.append((list(self._strokes), self._image, self._qimage))
@@ -241,6 +255,15 @@ class DrawingCanvas(QWidget):
         s = min(w / self._width, h / self._height)
         cw, ch = self._width * s, self._height * s
         return QRectF(m + (w - cw) / 2, m + (h - ch) / 2, cw, ch)
+
+    def _content_rect(self, r: QRectF) -> QRectF:
+        """Where the content is painted inside the canvas rect ``r``: all of it for strokes, the opened
+        image's aspect-kept, centred rect for an image."""
+        if self._qimage is None:
+            return r
+        iw, ih = self._qimage.width(), self._qimage.height()
+        s = min(r.width() / iw, r.height() / ih)
+        return QRectF(r.x() + (r.width() - iw * s) / 2, r.y() + (r.height() - ih * s) / 2, iw * s, ih * s)
 
     def _update_around(self, points: list[Point]) -> None:
         """Repaint only where new segments go (a long stroke stays cheap to extend)."""
@@ -273,17 +296,21 @@ class DrawingCanvas(QWidget):
         p.fillRect(r, QColor(0, 0, 0))
         p.save()
         p.setClipRect(r)
+        target = self._content_rect(r)
         if self._qimage is not None:
-            iw, ih = self._qimage.width(), self._qimage.height()
-            s = min(r.width() / iw, r.height() / ih)
-            target = QRectF(r.x() + (r.width() - iw * s) / 2, r.y() + (r.height() - ih * s) / 2, iw * s, ih * s)
             p.setRenderHint(QPainter.SmoothPixmapTransform, True)
             p.drawImage(target, self._qimage)
         else:
+            p.save()
             p.translate(r.topLeft())
             s = r.width() / self._width
             p.scale(s, s)
             paint_strokes(p, self._strokes, self._pen_width)
+            p.restore()
+        if self._overlay is not None:
+            p.fillRect(target, OVERLAY_DIM)   # dim the ink, so the overlay's colours show on it too
+            p.setRenderHint(QPainter.SmoothPixmapTransform, True)
+            p.drawImage(target, self._overlay)
         p.restore()
         if self.is_blank():
             p.setPen(QColor(150, 150, 150))

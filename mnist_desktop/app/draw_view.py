@@ -2,6 +2,7 @@
 
     canvas.changed --(0 ms single-shot timer: only the latest state)--> _update_prediction():
         pixels -> preprocess.to_mnist -> net.predict_proba -> preview.set_result + chart.set_probabilities
+        [saliency on] -> explain.saliency_on_input -> heatmap.heat_rgba -> canvas.set_overlay + preview.set_saliency
 
 Fast mouse moves never queue work: however many ``changed`` arrive before the event loop is idle, one
 update runs, on the newest strokes.
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
-                               QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
 from mnist_desktop import shipped
 from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
@@ -25,10 +27,16 @@ from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
 from mnist_desktop.drawing import read_drawing, write_drawing
 from mnist_desktop.engine.serialize import ModelFileError, read_spec
+from mnist_desktop.explain import saliency_on_input
+from mnist_desktop.heatmap import heat_rgba
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
 
 OPEN_MODEL_TEXT = "Open model…"
 NO_MODEL_HINT = "No model loaded\nFile › Open model… (Ctrl+M)"
+SALIENCY_SHORTCUT = "S"
+SALIENCY_MAX_SIDE = 400   # overlay pixels on the long side for an opened image (a drawing gets its 280)
+SALIENCY_SMOOTH = 0.7     # blur (28x28 pixels) that turns gradient speckle into regions; tuned by eye
+SALIENCY_GAMMA = 1.6      # overlay opacity ~ value ** gamma: the strongest pixels show, the haze does not
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,8 @@ class DrawView(QWidget):
         prediction_updated(Prediction): after the preview and bars show a new state.
         open_model_requested(): the picker's "Open model…" entry was chosen (the window shows a dialog).
     Public parts other code may use: ``canvas``, ``preview`` (its ``header`` row takes extra controls,
-    e.g. a saliency toggle), ``chart``, ``banner``, ``model_picker``, ``pen_slider``.
+    e.g. a saliency toggle), ``chart``, ``banner``, ``model_picker``, ``pen_slider``, ``saliency_button``
+    (checkable, shortcut S: the saliency overlay; ``set_saliency_visible``) and ``saliency_legend``.
     """
 
     prediction_updated = Signal(object)
@@ -103,9 +112,11 @@ class DrawView(QWidget):
         tools.addSpacing(12)
         tools.addWidget(self.undo_button)
         tools.addWidget(self.clear_button)
+        self._build_saliency_controls(tools)
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
+        left.addWidget(self.saliency_legend)
 
         ## right: model picker, preview, prediction
         self.model_picker = QComboBox()
@@ -156,7 +167,32 @@ class DrawView(QWidget):
         self._on_pen_slider_changed(self.pen_slider.value())
         self._on_state_model_changed(self.state.model)
 
+    def _build_saliency_controls(self, tools: QHBoxLayout) -> None:
+        """The saliency toggle (end of the pen row) and its legend line (under it, shown while on)."""
+        self.saliency_button = QToolButton()
+        self.saliency_button.setText("Saliency")
+        self.saliency_button.setCheckable(True)
+        self.saliency_button.setShortcut(QKeySequence(SALIENCY_SHORTCUT))
+        self.saliency_button.setToolTip(
+            f"Show which pixels drove the answer ({SALIENCY_SHORTCUT}): a heat overlay of |d score / d pixel| "
+            "for the predicted digit, computed on the 28×28 input and mapped back onto your drawing")
+        self.saliency_legend = QLabel()
+        self.saliency_legend.setWordWrap(True)
+        self.saliency_legend.setStyleSheet("color: #6b7280;")
+        self.saliency_legend.hide()
+        tools.addSpacing(12)
+        tools.addWidget(self.saliency_button)
+        self.saliency_button.toggled.connect(self._on_saliency_button_toggled)
+
     # ---- public -----------------------------------------------------------------------------
+
+    @property
+    def saliency_visible(self) -> bool:
+        """Whether the saliency overlay is switched on (it shows only while there is a prediction)."""
+        return self.saliency_button.isChecked()
+
+    def set_saliency_visible(self, on: bool) -> None:
+        self.saliency_button.setChecked(bool(on))
 
     @property
     def prediction(self) -> Prediction:
@@ -351,10 +387,32 @@ class DrawView(QWidget):
             self.chart.set_probabilities(None, "Draw a digit")
         else:
             self.chart.set_probabilities(probs)
+        self._update_saliency(pre, probs, model)
         self.undo_button.setEnabled(self.canvas.can_undo())
         self.clear_button.setEnabled(not self.canvas.is_blank())
         self._prediction = Prediction(pre, probs, model)
         self.prediction_updated.emit(self._prediction)
+
+    def _update_saliency(self, pre: Preprocessed | None, probs: np.ndarray | None,
+                         model: LoadedModel | None) -> None:
+        """The overlay on the canvas and the 28x28 pane: none while off, blank or without a model."""
+        if not self.saliency_visible or pre is None or probs is None or model is None:
+            self.canvas.set_overlay(None)
+            self.preview.set_saliency(None)
+            self.saliency_legend.setText("Saliency: draw a digit (and load a model) to see which pixels "
+                                         "drive the answer." if self.saliency_visible else "")
+            return
+        digit = int(np.argmax(probs))
+        sal, on_input = saliency_on_input(model.net, pre, digit, smooth=SALIENCY_SMOOTH,
+                                          max_side=SALIENCY_MAX_SIDE)
+        self.canvas.set_overlay(heat_rgba(on_input, gamma=SALIENCY_GAMMA))
+        self.preview.set_saliency(heat_rgba(sal, gamma=SALIENCY_GAMMA))
+        self.saliency_legend.setText(f"Saliency: bright = pixels that most changed the score for {digit} "
+                                     "(|d score / d pixel|, relative to this drawing)")
+
+    def _on_saliency_button_toggled(self, on: bool) -> None:
+        self.saliency_legend.setVisible(on)
+        self._schedule()
 
     # ---- small slots -------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ DEFAULT_SIZE = (1200, 780)
 # settings keys
 K_GEOMETRY, K_PEN, K_LAST_MODEL, K_LAST_DIR, K_VIEW = ("window/geometry", "draw/pen_width", "model/last",
                                                        "files/last_dir", "window/view")
+K_SALIENCY = "draw/saliency"
 
 DRAWING_FILTER = "Drawings (*.json);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.pgm *.ppm);;All files (*)"
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         pen = self._setting_float(K_PEN)
         if pen is not None:
             self.draw_view.set_pen_width(pen)
+        self.draw_view.set_saliency_visible(self._setting_bool(K_SALIENCY))
         geometry = self.settings.value(K_GEOMETRY)
         if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
             room = self.screen().availableGeometry()   # first run: fit small laptop screens too
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.state.model_changed.connect(self._on_state_model_changed)
         self.draw_view.open_model_requested.connect(self.ask_open_model)
         self.draw_view.pen_slider.valueChanged.connect(self._on_pen_changed)
+        self.draw_view.saliency_button.toggled.connect(self._on_saliency_toggled)
         self.draw_view.canvas.changed.connect(self._update_edit_actions)
         self._on_state_model_changed(self.state.model)
         self._update_edit_actions()
@@ -281,6 +284,17 @@ class MainWindow(QMainWindow):
     def _on_pen_changed(self, value: int) -> None:
         if self.persist:
             self.settings.setValue(K_PEN, int(value))
+
+    def _on_saliency_toggled(self, on: bool) -> None:
+        if self.persist:
+            self.settings.setValue(K_SALIENCY, bool(on))
+
+    def _setting_bool(self, key: str, default: bool = False) -> bool:
+        """QSettings' INI files hand booleans back as the strings 'true'/'false'."""
+        value = self.settings.value(key, default)
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "1", "yes")
+        return bool(value)
 
     def _setting_float(self, key: str) -> float | None:
         try:

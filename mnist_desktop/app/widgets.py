@@ -119,6 +119,15 @@ class PreprocessPreview(QWidget):
         self._fit_frame.setRect(QRectF(0, 0, 20, 20))
         self.fit_pane.add_backdrop(QRectF(0, 0, 20, 20))
         self._placed = self.net_pane.add_rect(GUIDE_COLOR, Qt.DashLine)
+        self._saliency_dim = QGraphicsRectItem(QRectF(0, 0, 28, 28))   # dims the digit under the overlay
+        self._saliency_dim.setPen(QPen(Qt.NoPen))
+        self._saliency_dim.setBrush(QBrush(QColor(0, 0, 0, 140)))
+        self._saliency_dim.setZValue(4)
+        self._saliency_dim.hide()
+        self.net_pane.view.addItem(self._saliency_dim)
+        self.saliency_item = pg.ImageItem(axisOrder="row-major")   # RGBA over "what the network sees"
+        self.saliency_item.setZValue(5)
+        self.net_pane.view.addItem(self.saliency_item)
         self.fit_pane.set_frame(20, 20)
         self.net_pane.set_frame(28, 28)
         self.net_pane.set_image(np.zeros((28, 28), np.float32))
@@ -175,6 +184,19 @@ class PreprocessPreview(QWidget):
         r, c = pre.offset
         self._placed.setRect(QRectF(c, r, w, h))
         self._placed.show()
+
+
+    def set_saliency(self, rgba: np.ndarray | None) -> None:
+        """(28, 28, 4) uint8 RGBA over the 28x28 pane (the saliency overlay), or None to hide it."""
+        if rgba is None:
+            self.saliency_item.clear()
+            self.saliency_item.hide()
+            self._saliency_dim.hide()
+            return
+        self.saliency_item.setImage(rgba, levels=(0, 255), autoLevels=False)
+        self.saliency_item.setRect(QRectF(0, 0, rgba.shape[1], rgba.shape[0]))
+        self.saliency_item.show()
+        self._saliency_dim.show()
 
 
 class ProbabilityChart(QWidget):

@@ -34,6 +34,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..engine.serialize import new_file_mode
 from .idx import IDXError, read_idx
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -423,6 +424,7 @@ def _fetch(url: str, target: Path, f: DataFile, progress, cancel, timeout: float
         problem = checksum_problem(tmp, f)
         if problem:
             raise _MirrorFailed(f"{problem} ({done:,} bytes received)")
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         try:

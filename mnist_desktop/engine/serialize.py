@@ -30,6 +30,14 @@ class ModelFileError(Exception):
     """A model file could not be read: missing, corrupt, truncated, or not a model of ours."""
 
 
+def new_file_mode() -> int:
+    """The permissions a plain ``open(path, "w")`` would give a new file (0o666 less the umask); temp
+    files from ``mkstemp`` are private (0o600) and get these before they are renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(target: str | os.PathLike, write) -> None:
     """Call ``write(fileobj)`` on a temp file beside ``target``, then rename it over ``target``."""
     target = Path(target)
@@ -39,6 +47,7 @@ def atomic_write(target: str | os.PathLike, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         try:

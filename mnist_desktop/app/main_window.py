@@ -22,6 +22,7 @@ from mnist_desktop import __version__, shipped
 from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.imagine_view import ImagineView
 from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.app.widgets import configure_pyqtgraph
 from mnist_desktop.engine.serialize import ModelFileError
 
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.draw_view = DrawView(self.state)
         self.add_view("draw", "Draw", self.draw_view)
+        self.train_view = self.add_view("train", "Train", TrainView(self.state, settings=self.settings, persist=persist))
         self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
 
         pen = self._setting_float(K_PEN)
@@ -81,6 +83,7 @@ class MainWindow(QMainWindow):
 
         self.state.model_changed.connect(self._on_state_model_changed)
         self.draw_view.open_model_requested.connect(self.ask_open_model)
+        self.train_view.show_view_requested.connect(self.show_view)
         self.draw_view.pen_slider.valueChanged.connect(self._on_pen_changed)
         self.draw_view.canvas.changed.connect(self._update_edit_actions)
         self._on_state_model_changed(self.state.model)
@@ -304,6 +307,10 @@ class MainWindow(QMainWindow):
     # ---- closing ----------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
+        for view in self._views.values():   # end work threads (training, downloads) before the widgets go
+            shutdown = getattr(view, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
         if self.persist:
             self.settings.setValue(K_GEOMETRY, self.saveGeometry())
             self.settings.setValue(K_PEN, int(self.draw_view.pen_slider.value()))

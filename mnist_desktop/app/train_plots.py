@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -22,7 +22,8 @@ from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROU
 TRAIN_COLOR = QColor("#1a9641")      # green
 TEST_COLOR = QColor("#1f6fd1")       # blue
 LOSS_COLOR = QColor("#d95f02")
-RAW_LOSS_COLOR = QColor(217, 95, 2, 70)
+RAW_LOSS_COLOR = QColor(217, 95, 2, 45)
+REDRAW_MS = 200          # the loss plot is redrawn at most this often: painting it is the UI thread's main cost
 
 
 class _Series:
@@ -92,7 +93,12 @@ class TrainingPlots(QWidget):
         loss.setClipToView(True)
         loss.setDownsampling(auto=True, mode="peak")
         self.raw_loss_curve = loss.plot([], [], pen=pg.mkPen(RAW_LOSS_COLOR, width=1), antialias=False)
-        self.loss_curve = loss.plot([], [], pen=pg.mkPen(LOSS_COLOR, width=2))
+        self.loss_curve = loss.plot([], [], pen=pg.mkPen(LOSS_COLOR, width=2), antialias=False)
+        self._loss_top, self._loss_scaled = 2.5, False   # the loss plot's y range is [0, _loss_top]
+        self._redraw = QTimer(self)              # coalesces batch reports into one redraw per REDRAW_MS
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(REDRAW_MS)
+        self._redraw.timeout.connect(self._draw_loss)
 
         self.hints = {}
         self.readouts = {}
@@ -135,10 +141,11 @@ class TrainingPlots(QWidget):
         acc.enableAutoRange(enable=False)
         acc.setXRange(0, self._epochs_planned, padding=0.02)
         acc.setYRange(0, 100, padding=0.02)
-        loss.enableAutoRange(axis="x", enable=False)
+        loss.enableAutoRange(enable=False)       # ranges are set here, not recomputed on every redraw
         loss.setXRange(0, self._epochs_planned, padding=0.02)
-        loss.setYRange(0, 2.5, padding=0.02)
-        loss.enableAutoRange(axis="y", enable=True)
+        self._loss_top, self._loss_scaled = 2.5, False
+        loss.setYRange(0, self._loss_top, padding=0.02)
+        self._redraw.stop()
         self.set_hint("accuracy", hint if hint is not None else
                       "Press Start: train and test accuracy are plotted after each epoch")
         self.set_hint("loss", "The loss of every batch appears here while training")
@@ -166,13 +173,35 @@ class TrainingPlots(QWidget):
         self.set_hint("accuracy", "")
 
     def add_batches(self, progress) -> None:
-        """A worker.BatchProgress: loss points at where each batch ends (in epochs)."""
+        """A worker.BatchProgress: loss points at where each batch ends (in epochs), drawn within REDRAW_MS."""
         self._loss.append(progress.steps, progress.losses, progress.smoothed)
+        if not self._redraw.isActive():
+            self._redraw.start()
+
+    def _draw_loss(self) -> None:
         x = self._loss.column(0)
         self.raw_loss_curve.setData(x, self._loss.column(1))
         self.loss_curve.setData(x, self._loss.column(2))
+        # the y range changes rarely (set by the first batches, raised if the average climbs above it), so the
+        # axis is not re-laid out on every redraw
+        top = self._loss_top
+        if not self._loss_scaled:
+            top = float(np.nanmax(self._loss.column(1))) * 1.05
+            self._loss_scaled = True
+        elif self._loss.column(2)[-1] > top:
+            top = float(self._loss.column(2)[-1]) * 1.3
+        if np.isfinite(top) and top > 0 and top != self._loss_top:
+            self._loss_top = top
+            self.loss_plot.getPlotItem().setYRange(0, top, padding=0.02)
         if self.hints["loss"].isVisible():
             self.set_hint("loss", "")
+
+    def flush(self) -> None:
+        """Draw what arrived without waiting for the next redraw (the end of a run, screenshots)."""
+        if self._redraw.isActive():
+            self._redraw.stop()
+        if self._loss.n:
+            self._draw_loss()
 
     @property
     def epoch_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -74,6 +74,8 @@ class TrainView(QWidget):
         self.history: list[EpochRecord] = []
         self.outcome: TrainOutcome | None = None
         self._saved_path: Path | None = None
+        self.batches_seen = 0                       # batches of the current run reported so far
+        self.last_progress: BatchProgress | None = None
 
         self.banner = MessageBanner()
         self.data_panel = DatasetPanel(settings, persist)
@@ -215,6 +217,7 @@ class TrainView(QWidget):
             return False
         self.banner.dismiss()
         self._request, self._data, self.history, self.outcome, self._saved_path = request, None, [], None, None
+        self.batches_seen, self.last_progress = 0, None
         self.plots.clear(config.epochs, hint="The first points appear after epoch 1…")
         self.log.clear()
         self.result_label.setText("")
@@ -318,7 +321,8 @@ class TrainView(QWidget):
         if self.sender() is not self._worker:
             return
         self._data = info
-        self.plots.clear(self._worker.job.config.epochs, info.test_name, hint="The first points appear after epoch 1…")
+        self.plots.clear(self._worker.job.config.epochs, info.test_name,
+                         hint="The first points appear after epoch 1…")
         self.log.appendPlainText(f"{self._net_text}; {info.train_images:,} training images ({info.name}), "
                                  f"{info.test_images:,} {info.test_name} images")
         self.status_label.setText("Training…")
@@ -326,6 +330,8 @@ class TrainView(QWidget):
     def _on_worker_batches_done(self, p: BatchProgress) -> None:
         if self.sender() is not self._worker:
             return
+        self.batches_seen += len(p.steps)
+        self.last_progress = p
         self.plots.add_batches(p)
         r = p.last
         self.epoch_bar.setValue(round(1000 * r.batch / r.batches))
@@ -342,6 +348,7 @@ class TrainView(QWidget):
         if self.sender() is not self._worker:
             return
         self.history.append(record)
+        self.plots.flush()
         self.plots.add_epoch(record)
         self.log.appendPlainText(format_epoch(record, self._data.test_name if self._data else "test"))
         self.epoch_done.emit(record)
@@ -354,6 +361,7 @@ class TrainView(QWidget):
             thread.wait(2000)           # it has quit already; wait for the thread itself to end
         self._worker = None
         self.outcome = outcome
+        self.plots.flush()
         self.form.set_enabled_for_run(False)
         self.data_panel.setEnabled(True)
         self.pause_button.setText("Pause")

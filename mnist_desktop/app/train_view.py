@@ -115,6 +115,8 @@ class TrainView(QWidget):
         ## right: progress, plots, log, the result
         self.status_label = QLabel()
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # its text changes 20 times a second: a fixed size hint keeps that from re-laying out the view
+        self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         self.epoch_bar = QProgressBar()
         self.epoch_bar.setToolTip("This epoch's batches")
         self.run_bar = QProgressBar()

@@ -89,7 +89,8 @@ class StallMeter:
         self._last = now
 
 
-def window_run(app: QApplication, preset: str, data_dir: str, batches: int, interval_ms: int) -> tuple[float, list[float]]:
+def window_run(app: QApplication, preset: str, data_dir: str, batches: int,
+               interval_ms: int) -> tuple[float, list[float]]:
     """(images/s in the window, tick lateness in s) while the Train view trains ``preset``."""
     scratch = tempfile.TemporaryDirectory()
     settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.IniFormat)

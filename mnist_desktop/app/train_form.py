@@ -229,7 +229,8 @@ class DatasetPanel(QGroupBox):
         self.download_bar.setRange(0, 0)    # busy until the first bytes
         self._show_download(True)
         self.dataset_combo.setEnabled(False)
-        self.where_label.setText(f"<span style='color:{MUTED_TEXT}'>Downloading {get_info(self.dataset).title}…</span>")
+        title = get_info(self.dataset).title
+        self.where_label.setText(f"<span style='color:{MUTED_TEXT}'>Downloading {title}…</span>")
         self._thread = start_worker(self._worker)
         self.refresh()
 

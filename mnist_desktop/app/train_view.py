@@ -41,7 +41,7 @@ from mnist_desktop.training import build_run, format_epoch, trained_spec
 __all__ = ["TrainView", "K_DATA_DIR"]
 
 MODEL_FILTER = "Models (*.npz);;All files (*)"
-FORM_WIDTH = 360
+FORM_WIDTH = 340
 
 
 def format_duration(seconds: float) -> str:
@@ -138,6 +138,7 @@ class TrainView(QWidget):
         self.log.setReadOnly(True)
         self.log.setToolTip("One line per epoch, as `mnist-desktop train` prints them.")
         mono = QFontDatabase.systemFont(QFontDatabase.FixedFont)
+        mono.setPointSizeF(mono.pointSizeF() * 0.9)     # an epoch line (~90 characters) fits a 1024-px window
         self.log.setFont(mono)
         self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.log.setFixedHeight(5 * self.log.fontMetrics().lineSpacing() + 12)

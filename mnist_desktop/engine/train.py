@@ -5,7 +5,8 @@
         ...
 
 ``cancel()``, ``pause()`` and ``resume()`` may be called from another thread; they take effect between
-batches (and between chunks of the end-of-epoch scoring). A NaN, infinite or exploded loss stops training with ``TrainingDiverged``, after putting back the weights of
+batches (and between chunks of the end-of-epoch scoring).
+A NaN, infinite or exploded loss stops training with ``TrainingDiverged``, after putting back the weights of
 the last completed epoch (or the initial ones), so a diverged run never leaves a broken network behind.
 """
 
@@ -175,7 +176,8 @@ class Trainer:
         for i in range(0, len(x), SCORE_CHUNK):
             if self._stop_requested():
                 return None
-            correct += int(np.count_nonzero(self.net.predict(x[i:i + SCORE_CHUNK], SCORE_CHUNK) == y[i:i + SCORE_CHUNK]))
+            predicted = self.net.predict(x[i:i + SCORE_CHUNK], SCORE_CHUNK)
+            correct += int(np.count_nonzero(predicted == y[i:i + SCORE_CHUNK]))
         return correct / len(x)
 
     def run(self) -> Iterator[BatchRecord | EpochRecord]:

@@ -322,3 +322,41 @@ def test_screenshot_of_the_train_view(tmp_path, qapp, no_shipped_models):
     assert cli.main(["--view", "train", "--screenshot", str(out), "--size", "1024x700"]) == 0
     img = QImage(str(out))
     assert not img.isNull() and (img.width(), img.height()) == (1024, 700)
+
+
+def test_download_runs_off_the_ui_thread_reports_progress_and_can_be_cancelled(qtbot, tmp_path, monkeypatch):
+    """The Download button drives datasets.download (faked here: tests never download) on a worker thread."""
+    import threading
+
+    from mnist_desktop.app import worker as worker_module
+    from mnist_desktop.data import DownloadCancelled
+
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+
+    def fake_download(name, dest=None, *, progress=None, cancel=None, **kw):
+        calls.append(threading.current_thread() is threading.main_thread())
+        for done in range(0, 10_000_000, 100_000):
+            if cancel():
+                raise DownloadCancelled("cancelled")
+            progress("train-images-idx3-ubyte.gz", done, 10_000_000)
+            time.sleep(0.002)
+        return DATA
+
+    monkeypatch.setattr(worker_module, "download", fake_download)
+    view = TrainView(AppState(), settings=None)
+    qtbot.addWidget(view)
+    view.show()
+    panel = view.data_panel
+    panel.start_download()
+    assert panel.downloading and panel.download_bar.isVisibleTo(view) and panel.cancel_button.isVisibleTo(view)
+    qtbot.waitUntil(lambda: panel.download_bar.value() > 0, timeout=5_000)
+    with qtbot.waitSignal(panel.download_finished, timeout=5_000) as blocker:
+        panel.cancel_download()
+    assert blocker.args == ["cancelled"] and calls == [False] and not panel.downloading
+    assert "cancelled" in panel.where_label.text() and not panel.download_bar.isVisibleTo(view)
+    monkeypatch.setattr(worker_module, "download", lambda name, dest=None, **kw: DATA)
+    with qtbot.waitSignal(panel.download_finished, timeout=5_000) as blocker:
+        panel.start_download()
+    assert blocker.args == ["done"]

@@ -10,10 +10,10 @@ import pytest
 from PySide6.QtGui import QImage
 
 from mnist_desktop import cli
-from mnist_desktop.app import train_form
+from mnist_desktop.app import data_panel
 from mnist_desktop.app.main_window import MainWindow, app_settings
 from mnist_desktop.app.state import AppState
-from mnist_desktop.app.train_form import DatasetPanel, TrainForm
+
 from mnist_desktop.app.train_view import TrainView, format_duration
 from mnist_desktop.app.worker import BatchProgress, TrainJob, TrainOutcome, TrainWorker
 from mnist_desktop.data import load_dataset
@@ -255,7 +255,7 @@ def test_the_form_and_the_data_folder_are_remembered(qtbot, tmp_path):
     first.form.augment_checks["shift"].setChecked(True)
     first.form.seed_spin.setValue(42)
     settings.sync()
-    assert settings.value(train_form.K_DATA_DIR) == str(DATA)
+    assert settings.value(data_panel.K_DATA_DIR) == str(DATA)
     second = TrainView(AppState(), settings=app_settings())
     qtbot.addWidget(second)
     f = second.form

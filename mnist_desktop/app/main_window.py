@@ -70,7 +70,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.draw_view = DrawView(self.state)
         self.add_view("draw", "Draw", self.draw_view)
-        self.train_view = self.add_view("train", "Train", TrainView(self.state, settings=self.settings, persist=persist))
+        self.train_view = self.add_view("train", "Train",
+                                        TrainView(self.state, settings=self.settings, persist=persist))
         self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
 
         pen = self._setting_float(K_PEN)

@@ -7,9 +7,9 @@
     view.use_in_draw()                             # state.set_model(...), then show_view_requested("draw")
     view.shutdown()                                # cancel and wait (bounded): closing the window
 
-Left: the data panel, the form (``train_form``) and Start / Pause / Stop. Right: the epoch and run progress
-with images/s and ETA, the plots (``train_plots``), the log of epoch lines (``training.format_epoch``, as
-the command line prints them), Save model… and Use in Draw view.
+Left: the data panel (``data_panel``), the form (``train_form``) and Start / Pause / Stop. Right: the epoch
+and run progress with images/s and ETA, the plots (``train_plots``), the log of epoch lines
+(``training.format_epoch``, as the command line prints them), Save model… and Use in Draw view.
 
 Work and threads: the run (loading the data, then ``engine.train.Trainer``, the command line's loop) happens
 in ``worker.TrainWorker`` on its own QThread; it owns the network it trains and hands it back at the end.
@@ -23,12 +23,13 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.state import AppState, LoadedModel
-from mnist_desktop.app.train_form import K_DATA_DIR, DatasetPanel, TrainForm
+from mnist_desktop.app.data_panel import K_DATA_DIR, DatasetPanel
+from mnist_desktop.app.train_form import TrainForm
 from mnist_desktop.app.train_plots import TrainingPlots
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner
 from mnist_desktop.app.worker import (BatchProgress, DataInfo, TrainJob, TrainOutcome, TrainWorker, start_worker,

@@ -118,46 +118,18 @@ def _add_train(sub) -> None:
 
 
 def train_settings(args) -> tuple[dict, dict]:
-    """(architecture, TrainConfig kwargs) from the preset and the flags that override it."""
-    from mnist_desktop.engine.presets import get_preset, mlp, parse_layers
+    """(architecture, TrainConfig kwargs) from the preset and the flags that override it (shared with the
+    Train view: ``mnist_desktop.training.train_settings``)."""
+    from mnist_desktop.training import train_settings as settings
 
-    if args.preset:
-        preset = get_preset(args.preset)
-        arch, training = preset.architecture, dict(preset.training)
-        if args.dropout is not None or args.activation or args.loss:
-            if preset.is_cnn:
-                raise ValueError("--activation, --loss and --dropout apply to --layers MLPs; a CNN preset fixes them")
-            sizes = [784] + [l["units"] for l in arch["layers"] if l["type"] == "dense"]
-            acts = [l["type"] for l in arch["layers"] if l["type"] in ("relu", "sigmoid", "tanh")]
-            arch = mlp(sizes, args.activation or (acts[0] if acts else "relu"), args.loss or arch["loss"],
-                       args.dropout or 0.0)
-    else:
-        arch = mlp(parse_layers(args.layers), args.activation or "relu", args.loss or "ce", args.dropout or 0.0)
-        training = {}
-    for key in ("optimizer", "lr", "momentum", "schedule", "batch_size", "epochs", "l2", "seed"):
-        value = getattr(args, key)
-        if value is not None:
-            training[key] = value
-    if args.augment is not None:
-        from mnist_desktop.data.augment import parse_augment
-
-        training["augment"] = parse_augment(args.augment)
-    return arch, training
-
-
-def _format_epoch(r, test_name: str = "test") -> str:
-    return (f"epoch {r.epoch:>{len(str(r.epochs))}}/{r.epochs}  train {r.train_acc * 100:6.2f}%  "
-            f"{test_name} {r.test_acc * 100:6.2f}%  loss {r.loss:.4f}  lr {r.lr:.3g}  "
-            f"{r.seconds:6.1f}s  {r.images_per_s:,.0f} img/s")
+    return settings(args)
 
 
 def _cmd_train(args) -> int:
-    import numpy as np
-
     from mnist_desktop.data import DatasetError
-    from mnist_desktop.data.augment import make_augmenter
-    from mnist_desktop.engine import EpochRecord, Network, TrainConfig, Trainer, TrainingDiverged
-    from mnist_desktop.engine.serialize import model_spec, save
+    from mnist_desktop.engine import EpochRecord, Trainer, TrainingDiverged
+    from mnist_desktop.engine.serialize import save
+    from mnist_desktop.training import build_run, format_epoch, trained_spec
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -165,11 +137,7 @@ def _cmd_train(args) -> int:
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
     try:
-        arch, training = train_settings(args)
-        config = TrainConfig(**training)
-        config.validate()
-        net = Network.from_architecture(arch, rng=np.random.default_rng(config.seed))
-        augment = make_augmenter(config.augment) if config.augment else None
+        net, config, augment = build_run(*train_settings(args))
     except ValueError as exc:
         return _fail(str(exc))
     try:
@@ -188,7 +156,7 @@ def _cmd_train(args) -> int:
         for record in trainer.run():
             if isinstance(record, EpochRecord):
                 bar.close()
-                print(_format_epoch(record, data.test_name), flush=True)
+                print(format_epoch(record, data.test_name), flush=True)
                 last = record
             else:
                 done = (record.epoch - 1) * record.batches + record.batch
@@ -201,16 +169,9 @@ def _cmd_train(args) -> int:
         bar.close()
         return _fail("interrupted; nothing was saved" + (f" (last completed epoch: {last.epoch})" if last else ""), 130)
     wall = time.perf_counter() - t0
-    spec = model_spec(
-        net, name=name,
-        training={**config.to_dict(), "preset": args.preset, "dataset": data.name,
-                  "train_images": int(len(data.x_train)), "wall_seconds": round(wall, 1),
-                  "history": [{"epoch": r.epoch, "loss": round(r.loss, 5), "train_acc": r.train_acc,
-                               "test_acc": r.test_acc, "seconds": round(r.seconds, 2)} for r in trainer.history]},
-        test_accuracy=last.test_acc if last and data.test_name == "test" else None,
-        dataset=data.name,
-        test_images=int(len(data.x_test)),
-    )
+    spec = trained_spec(net, config, trainer.history, name=name, preset=args.preset, dataset=data.name,
+                        test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
+                        wall_seconds=wall)
     save(net, out, spec)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
     return 0

@@ -161,3 +161,33 @@ def test_nan_loss_is_divergence_and_keeps_the_last_epoch():
     assert info.value.restored_epoch == 1 and info.value.epoch == 2
     for k, v in tr.net.arrays().items():
         np.testing.assert_array_equal(v, after_epoch_1[k])
+
+
+def test_cancel_during_end_of_epoch_scoring_stops_within_a_chunk():
+    """A Stop pressed while the epoch is being scored should not wait for the whole test set."""
+    from mnist_desktop.engine import train
+
+    x, y = blobs(600 + 4 * train.SCORE_CHUNK, seed=1)
+    net = Network.from_architecture(mlp([784, 8, 10]), rng=np.random.default_rng(0))
+    tr = Trainer(net, (x[:600], y[:600]), (x[600:], y[600:]), TrainConfig(epochs=2, batch_size=100))
+    calls = []
+    real_predict = net.predict
+
+    def predict(xb, batch_size=1000):
+        calls.append(len(xb))
+        if len(calls) == 3:   # training sample (600: two chunks), then the first test chunk
+            tr.cancel()
+        return real_predict(xb, batch_size)
+
+    net.predict = predict
+    records = list(tr.run())
+    assert tr.cancelled and tr.history == [] and not any(isinstance(r, EpochRecord) for r in records)
+    assert calls == [train.SCORE_CHUNK, 600 - train.SCORE_CHUNK, train.SCORE_CHUNK]
+
+
+def test_chunked_scoring_counts_like_one_pass():
+    tr = make(epochs=1, batch_size=50, train_eval_size=0)
+    [epoch] = [r for r in tr.run() if isinstance(r, EpochRecord)]
+    from mnist_desktop.engine.train import accuracy
+    assert epoch.train_acc == accuracy(tr.net, tr.x_train, tr.y_train)
+    assert epoch.test_acc == accuracy(tr.net, *tr.test)

@@ -23,6 +23,7 @@ from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
 from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.app.widgets import configure_pyqtgraph
 from mnist_desktop.engine.serialize import ModelFileError
 
@@ -71,6 +72,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.draw_view = DrawView(self.state)
         self.add_view("draw", "Draw", self.draw_view)
+        self.train_view = self.add_view("train", "Train",
+                                        TrainView(self.state, settings=self.settings, persist=persist))
         self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
         self.add_view("evaluate", "Evaluate", EvaluateView(self.state, self.settings)).digit_chosen.connect(self._on_digit_chosen)
 
@@ -85,6 +88,7 @@ class MainWindow(QMainWindow):
 
         self.state.model_changed.connect(self._on_state_model_changed)
         self.draw_view.open_model_requested.connect(self.ask_open_model)
+        self.train_view.show_view_requested.connect(self.show_view)
         self.draw_view.pen_slider.valueChanged.connect(self._on_pen_changed)
         self.draw_view.saliency_button.toggled.connect(self._on_saliency_toggled)
         self.draw_view.canvas.changed.connect(self._update_edit_actions)
@@ -325,6 +329,10 @@ class MainWindow(QMainWindow):
     # ---- closing ----------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
+        for view in self._views.values():   # end work threads (training, downloads) before the widgets go
+            shutdown = getattr(view, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
         if self.persist:
             self.settings.setValue(K_GEOMETRY, self.saveGeometry())
             self.settings.setValue(K_PEN, int(self.draw_view.pen_slider.value()))

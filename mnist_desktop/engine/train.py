@@ -5,7 +5,8 @@
         ...
 
 ``cancel()``, ``pause()`` and ``resume()`` may be called from another thread; they take effect between
-batches. A NaN, infinite or exploded loss stops training with ``TrainingDiverged``, after putting back the weights of
+batches (and between chunks of the end-of-epoch scoring).
+A NaN, infinite or exploded loss stops training with ``TrainingDiverged``, after putting back the weights of
 the last completed epoch (or the initial ones), so a diverged run never leaves a broken network behind.
 """
 
@@ -85,6 +86,11 @@ class EpochRecord:
     images_per_s: float
 
 
+# Images scored per step of the end-of-epoch evaluation: cancel and pause are checked between steps. A CNN
+# scores ~4,000 images/s on one core, so a whole pass (10,000 test + 10,000 training images) would keep a
+# Stop waiting ~5 s; a chunk of 500 keeps it near 0.1 s.
+SCORE_CHUNK = 500
+
 # A loss this many times the first batch's is divergence even while it is still finite: a ReLU network
 # trained with a learning rate of 10 or 100 kills its units and sits at an absurd, finite loss.
 DIVERGENCE_FACTOR = 1e4
@@ -161,6 +167,19 @@ class Trainer:
                 pass
         return self._cancel.is_set()
 
+    def _score(self, x: np.ndarray, y: np.ndarray) -> float | None:
+        """Inference-mode accuracy on (x (N, 784), y (N,)), SCORE_CHUNK images at a time so that a cancel
+        (or pause) takes effect within one chunk, not after a whole pass; None if cancelled."""
+        if len(x) == 0:
+            return float("nan")
+        correct = 0
+        for i in range(0, len(x), SCORE_CHUNK):
+            if self._stop_requested():
+                return None
+            predicted = self.net.predict(x[i:i + SCORE_CHUNK], SCORE_CHUNK)
+            correct += int(np.count_nonzero(predicted == y[i:i + SCORE_CHUNK]))
+        return correct / len(x)
+
     def run(self) -> Iterator[BatchRecord | EpochRecord]:
         cfg, net = self.config, self.net
         n = len(self.x_train)
@@ -212,8 +231,11 @@ class Trainer:
                     f"The network has the weights after epoch {good_epoch} again; try a smaller learning rate.",
                     epoch, batches, good_epoch)
             t1 = time.perf_counter()
-            train_acc = accuracy(net, self.x_train[eval_idx], self.y_train[eval_idx])
-            test_acc = accuracy(net, *self.test) if self.test is not None else float("nan")
+            train_acc = self._score(self.x_train[eval_idx], self.y_train[eval_idx])
+            test_acc = self._score(*self.test) if self.test is not None else float("nan")
+            if train_acc is None or test_acc is None:
+                self.cancelled = True
+                return
             record = EpochRecord(epoch, cfg.epochs, loss_sum / max(seen, 1), train_acc, test_acc, lr,
                                  train_seconds, time.perf_counter() - t1, seen / train_seconds if train_seconds > 0 else 0.0)
             self.history.append(record)

@@ -1,0 +1,429 @@
+"""The Train view: pick the data, a network and its settings, train it with live plots, keep the result.
+
+    view = TrainView(state, settings=settings)     # the form is remembered in ``settings``
+    view.start()                                   # False (and a message in the view) if the form is unusable
+    view.pause(); view.resume(); view.stop()
+    view.save_model("mine.npz")                    # atomic, the same spec as `mnist-desktop train`
+    view.use_in_draw()                             # state.set_model(...), then show_view_requested("draw")
+    view.shutdown()                                # cancel and wait (bounded): closing the window
+
+Left: the data panel (``data_panel``), the form (``train_form``) and Start / Pause / Stop. Right: the epoch
+and run progress with images/s and ETA, the plots (``train_plots``), the log of epoch lines
+(``training.format_epoch``, as the command line prints them), Save model… and Use in Draw view.
+
+Work and threads: the run (loading the data, then ``engine.train.Trainer``, the command line's loop) happens
+in ``worker.TrainWorker`` on its own QThread; it owns the network it trains and hands it back at the end.
+Batch reports arrive at most ~20 times a second, each with every batch's loss since the previous one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
+                               QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+
+from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.data_panel import K_DATA_DIR, DatasetPanel
+from mnist_desktop.app.train_form import TrainForm
+from mnist_desktop.app.train_plots import TrainingPlots
+from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner
+from mnist_desktop.app.worker import (BatchProgress, DataInfo, TrainJob, TrainOutcome, TrainWorker, start_worker,
+                                      stop_thread)
+from mnist_desktop.data import get_info
+from mnist_desktop.engine.serialize import save
+from mnist_desktop.engine.train import EpochRecord
+from mnist_desktop.training import build_run, format_epoch, trained_spec
+
+__all__ = ["TrainView", "K_DATA_DIR"]
+
+MODEL_FILTER = "Models (*.npz);;All files (*)"
+FORM_WIDTH = 340
+
+
+def format_duration(seconds: float) -> str:
+    """12 -> '0:12', 754 -> '12:34', 4000 -> '1:06:40'; '–' when unknown."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    h, m, s = s // 3600, s // 60 % 60, s % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class TrainView(QWidget):
+    """Signals: show_view_requested(str) asks the window for another view ("draw" after Use in Draw view);
+    run_started(); epoch_done(EpochRecord); run_finished(TrainOutcome)."""
+
+    show_view_requested = Signal(str)
+    run_started = Signal()
+    epoch_done = Signal(object)
+    run_finished = Signal(object)
+
+    def __init__(self, state: AppState, settings: QSettings | None = None, *, persist: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.settings = settings
+        self._thread = None
+        self._worker: TrainWorker | None = None
+        self._request = None
+        self._data: DataInfo | None = None
+        self.history: list[EpochRecord] = []
+        self.outcome: TrainOutcome | None = None
+        self._saved_path: Path | None = None
+        self.batches_seen = 0                       # batches of the current run reported so far
+        self.last_progress: BatchProgress | None = None
+
+        self.banner = MessageBanner()
+        self.data_panel = DatasetPanel(settings, persist)
+        self.form = TrainForm(settings, persist)
+
+        ## left: the form (scrolls on small screens) and the run buttons (always visible)
+        form_box = QWidget()
+        form_layout = QVBoxLayout(form_box)
+        form_layout.setContentsMargins(0, 0, 6, 0)
+        form_layout.addWidget(self.data_panel)
+        form_layout.addWidget(self.form)
+        form_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(form_box)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Train a new network with these settings (the plots start over).")
+        self.start_button.setDefault(True)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Hold training after the current batch; press again to resume.")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("End the run after the current batch. The network after the last "
+                                    "finished epoch is kept.")
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        left = QVBoxLayout()
+        left.addWidget(scroll, 1)
+        left.addLayout(buttons)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left.setContentsMargins(0, 0, 0, 0)
+        left_widget.setFixedWidth(FORM_WIDTH)
+
+        ## right: progress, plots, log, the result
+        self.status_label = QLabel()
+        self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # its text changes 20 times a second: a fixed size hint keeps that from re-laying out the view
+        self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.epoch_bar = QProgressBar()
+        self.epoch_bar.setToolTip("This epoch's batches")
+        self.run_bar = QProgressBar()
+        self.run_bar.setToolTip("The whole run: every epoch's batches")
+        for bar in (self.epoch_bar, self.run_bar):
+            bar.setRange(0, 1000)
+            bar.setValue(0)
+            bar.setTextVisible(True)
+        bars = QGridLayout()
+        bars.setHorizontalSpacing(8)
+        bars.setVerticalSpacing(2)
+        bars.addWidget(QLabel("Epoch"), 0, 0)
+        bars.addWidget(self.epoch_bar, 0, 1)
+        bars.addWidget(QLabel("Run"), 1, 0)
+        bars.addWidget(self.run_bar, 1, 1)
+        bars.setColumnStretch(1, 1)
+        self.plots = TrainingPlots()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setToolTip("One line per epoch, as `mnist-desktop train` prints them.")
+        mono = QFontDatabase.systemFont(QFontDatabase.FixedFont)
+        mono.setPointSizeF(mono.pointSizeF() * 0.9)     # an epoch line (~90 characters) fits a 1024-px window
+        self.log.setFont(mono)
+        self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.log.setFixedHeight(5 * self.log.fontMetrics().lineSpacing() + 12)
+        self.log.setPlaceholderText("The epoch lines of the run appear here.")
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.result_label.setStyleSheet(f"color: {MUTED_TEXT};")
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setToolTip("Save the trained network as a model file (.npz), with its settings and "
+                                    "accuracy, like `mnist-desktop train --out`.")
+        self.use_button = QPushButton("Use in Draw view")
+        self.use_button.setToolTip("Make the trained network the current model and go to the Draw view.")
+        result_row = QHBoxLayout()
+        result_row.addWidget(self.result_label, 1)
+        result_row.addWidget(self.save_button)
+        result_row.addWidget(self.use_button)
+        right = QVBoxLayout()
+        right.addWidget(self.status_label)
+        right.addLayout(bars)
+        right.addWidget(self.plots, 1)
+        right.addWidget(self.log)
+        right.addLayout(result_row)
+
+        body = QHBoxLayout()
+        body.addWidget(left_widget)
+        body.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.addWidget(self.banner)
+        layout.addLayout(body, 1)
+
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self._on_pause_button_clicked)
+        self.stop_button.clicked.connect(self.stop)
+        self.save_button.clicked.connect(self.ask_save_model)
+        self.use_button.clicked.connect(self.use_in_draw)
+        self.data_panel.availability_changed.connect(self._on_data_availability_changed)
+        self.form.changed.connect(self._on_form_changed)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self.plots.clear(self.form.epochs_spin.value())
+        self._set_idle_status()
+        self._update_buttons()
+
+    # ---- state -------------------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """A run is under way (from Start until its outcome arrived)."""
+        return self._worker is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.running and self.pause_button.text() == "Resume"
+
+    @property
+    def thread_finished(self) -> bool:
+        """No training thread is alive (tests: closing leaves none behind)."""
+        return self._thread is None or self._thread.isFinished()
+
+    @property
+    def trained_net(self):
+        """The network the last run left to keep (None: none to keep)."""
+        return self.outcome.net if self.outcome is not None else None
+
+    # ---- the run -------------------------------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Start training with the form's settings; False, with a message in the view, if they are unusable."""
+        if self.running:
+            return False
+        try:
+            selection = self.data_panel.selection()
+            request = self.form.request()
+            net, config, augment = build_run(request.architecture, request.training)
+        except ValueError as exc:
+            self.banner.show_message(str(exc), "error")
+            return False
+        self.banner.dismiss()
+        self._request, self._data, self.history, self.outcome, self._saved_path = request, None, [], None, None
+        self.batches_seen, self.last_progress = 0, None
+        self.plots.clear(config.epochs, hint="The first points appear after epoch 1…")
+        self.log.clear()
+        self.result_label.setText("")
+        self._worker = TrainWorker(TrainJob(net, config, augment, selection.dataset, selection.data_dir,
+                                            selection.limit_per_class))
+        self._worker.data_loaded.connect(self._on_worker_data_loaded)
+        self._worker.batches_done.connect(self._on_worker_batches_done)
+        self._worker.epoch_done.connect(self._on_worker_epoch_done)
+        self._worker.finished.connect(self._on_worker_finished)
+        self._net_text = f"{net.describe()}, {net.n_params():,} parameters"
+        self.status_label.setText(f"Loading {get_info(selection.dataset).title}…")
+        for bar in (self.epoch_bar, self.run_bar):
+            bar.setValue(0)
+            bar.setFormat("")
+        self.pause_button.setText("Pause")
+        self._thread = start_worker(self._worker)
+        self.form.set_enabled_for_run(True)
+        self.data_panel.setEnabled(False)
+        self._update_buttons()
+        self.run_started.emit()
+        return True
+
+    def pause(self) -> None:
+        if self.running and not self.paused:
+            self._worker.pause()
+            self.pause_button.setText("Resume")
+            self.pause_button.setToolTip("Go on training from where it was paused.")
+            self.status_label.setText(self.status_label.text().split(" · paused")[0] + " · paused")
+
+    def resume(self) -> None:
+        if self.paused:
+            self._worker.resume()
+            self.pause_button.setText("Pause")
+            self.pause_button.setToolTip("Hold training after the current batch; press again to resume.")
+            self.status_label.setText(self.status_label.text().split(" · paused")[0])
+
+    def stop(self) -> None:
+        """End the run after the current batch (or scoring chunk); its outcome arrives through run_finished."""
+        if self.running:
+            self._worker.stop()
+            self.status_label.setText("Stopping…")
+            self.stop_button.setEnabled(False)
+            self.pause_button.setEnabled(False)
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Cancel any run and download and wait for their threads (bounded): the window is closing."""
+        worker, thread = self._worker, self._thread
+        stop_thread(thread, worker, timeout_s)
+        self.data_panel.shutdown(timeout_s)
+
+    # ---- keeping the result ------------------------------------------------------------------------------------------
+
+    def trained_spec(self, name: str) -> dict:
+        """The spec `mnist-desktop train` would write for the network the last run kept."""
+        o = self.outcome
+        history = [r for r in o.history if r.epoch <= o.restored_epoch]
+        return trained_spec(o.net, o.config, history, name=name, preset=self._request.preset, dataset=o.data.name,
+                            test_name=o.data.test_name, train_images=o.data.train_images,
+                            test_images=o.data.test_images, wall_seconds=o.wall_seconds)
+
+    def save_model(self, path: str | os.PathLike) -> bool:
+        """Save the kept network to ``path`` (.npz, atomically); False, with a message, if it cannot be."""
+        if self.trained_net is None:
+            self.banner.show_message("There is no trained network to save yet: press Start first.", "warning")
+            return False
+        path = Path(path)
+        try:
+            save(self.trained_net, path, self.trained_spec(path.stem))
+        except OSError as exc:
+            self.banner.show_message(f"Could not save the model to {path}: {exc.strerror or exc}. "
+                                     f"Nothing was written there; choose another folder.", "error")
+            return False
+        self._saved_path = path.resolve()
+        self.banner.show_message(f"Saved {path}.", "info")
+        return True
+
+    def ask_save_model(self) -> None:
+        start = ""
+        if self.settings is not None:
+            start = str(self.settings.value("files/last_dir", "") or "")
+        name = f"{self._request.preset or 'custom-mlp'}.npz" if self._request else "model.npz"
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", str(Path(start or Path.home()) / name), MODEL_FILTER)
+        if path:
+            if not Path(path).suffix:
+                path += ".npz"
+            self.save_model(path)
+
+    def use_in_draw(self) -> bool:
+        """Make the kept network the current model everywhere and ask for the Draw view."""
+        if self.trained_net is None:
+            return False
+        name = self._saved_path.stem if self._saved_path else f"{self._request.preset or 'custom MLP'} (trained here)"
+        spec = self.trained_spec(name)
+        self.state.set_model(LoadedModel.from_network(self.trained_net.copy(), spec, self._saved_path))
+        self.show_view_requested.emit("draw")
+        return True
+
+    # ---- worker reports ---------------------------------------------------------------------------------------------
+
+    def _on_worker_data_loaded(self, info: DataInfo) -> None:
+        if self.sender() is not self._worker:
+            return
+        self._data = info
+        self.plots.clear(self._worker.job.config.epochs, info.test_name,
+                         hint="The first points appear after epoch 1…")
+        self.log.appendPlainText(f"{self._net_text}; {info.train_images:,} training images ({info.name}), "
+                                 f"{info.test_images:,} {info.test_name} images")
+        self.status_label.setText("Training…")
+
+    def _on_worker_batches_done(self, p: BatchProgress) -> None:
+        if self.sender() is not self._worker:
+            return
+        self.batches_seen += len(p.steps)
+        self.last_progress = p
+        self.plots.add_batches(p)
+        r = p.last
+        self.epoch_bar.setValue(round(1000 * r.batch / r.batches))
+        self.epoch_bar.setFormat(f"epoch {r.epoch}/{self._worker.job.config.epochs} · batch {r.batch:,}/{r.batches:,}")
+        self.run_bar.setValue(round(1000 * p.run_fraction))
+        self.run_bar.setFormat(f"{p.run_fraction * 100:.0f}% · ETA {format_duration(p.eta_s)}")
+        state = " · paused" if self.paused else ""
+        scoring = " · scoring the epoch…" if r.batch == r.batches else ""
+        if not self._worker.stopping:
+            self.status_label.setText(f"Training: {p.images_per_s:,.0f} images/s · loss {r.loss:.4f} · "
+                                      f"lr {r.lr:.3g} · {format_duration(p.eta_s)} left{scoring}{state}")
+
+    def _on_worker_epoch_done(self, record: EpochRecord) -> None:
+        if self.sender() is not self._worker:
+            return
+        self.history.append(record)
+        self.plots.flush()
+        self.plots.add_epoch(record)
+        self.log.appendPlainText(format_epoch(record, self._data.test_name if self._data else "test"))
+        self.epoch_done.emit(record)
+
+    def _on_worker_finished(self, outcome: TrainOutcome) -> None:
+        if self.sender() is not self._worker:
+            return
+        thread = self._thread
+        if thread is not None:
+            thread.wait(2000)           # it has quit already; wait for the thread itself to end
+        self._worker = None
+        self.outcome = outcome
+        self.plots.flush()
+        self.form.set_enabled_for_run(False)
+        self.data_panel.setEnabled(True)
+        self.pause_button.setText("Pause")
+        level = {"finished": "info", "stopped": "warning"}.get(outcome.status, "error")
+        self.banner.show_message(outcome.message, level, timeout_ms=0 if level != "info" else None)
+        self.log.appendPlainText(outcome.message)
+        if outcome.net is not None:
+            self.result_label.setText(f"Kept: the network after epoch {outcome.restored_epoch} "
+                                      f"({self._test_text(outcome)}).")
+        else:
+            self.result_label.setText("No trained network to keep from this run.")
+        if outcome.status == "failed" and not outcome.history:
+            self.plots.clear(outcome.config.epochs, hint="The run did not start: see the message above")
+        self.status_label.setText(f"{outcome.status.capitalize()} after {format_duration(outcome.wall_seconds)}.")
+        if outcome.history and outcome.status == "finished":
+            self.epoch_bar.setValue(1000)
+            self.run_bar.setValue(1000)
+            self.run_bar.setFormat("100%")
+        self._update_buttons()
+        self.run_finished.emit(outcome)
+
+    @staticmethod
+    def _test_text(outcome: TrainOutcome) -> str:
+        r = next((r for r in outcome.history if r.epoch == outcome.restored_epoch), None)
+        if r is None or outcome.data is None:
+            return "not scored"
+        return f"{outcome.data.test_name} accuracy {r.test_acc * 100:.2f}%"
+
+    # ---- buttons ----------------------------------------------------------------------------------------------------
+
+    def _on_pause_button_clicked(self) -> None:
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def _on_form_changed(self) -> None:
+        if not self.running and self.outcome is None:    # the empty plots span the planned epochs
+            self.plots.clear(self.form.epochs_spin.value())
+        self._update_buttons()
+
+    def _on_data_availability_changed(self, available: bool) -> None:
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        running = self.running
+        self.start_button.setEnabled(not running and self.data_panel.folder() is not None
+                                     and self.form.layers_problem() is None)
+        self.pause_button.setEnabled(running and not (self._worker and self._worker.stopping))
+        self.stop_button.setEnabled(running and not (self._worker and self._worker.stopping))
+        keep = not running and self.trained_net is not None
+        self.save_button.setEnabled(keep)
+        self.use_button.setEnabled(keep)
+        if not running and self.outcome is None:
+            self._set_idle_status()
+
+    def _set_idle_status(self) -> None:
+        if self.data_panel.folder() is None:
+            self.status_label.setText("The data is missing: download it or choose its folder (left).")
+        else:
+            self.status_label.setText("Ready: choose a network and its settings, then press Start.")

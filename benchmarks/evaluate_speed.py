@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from mnist_desktop.app.main_window import MainWindow, app_settings  # noqa: E402  (single-threaded BLAS, like the app)
@@ -34,28 +33,7 @@ from mnist_desktop.app.widgets import configure_pyqtgraph  # noqa: E402
 from mnist_desktop.data import clear_memory_cache, find_dataset  # noqa: E402
 from mnist_desktop.shipped import shipped_models  # noqa: E402
 
-
-class GapMeter:
-    """A 10 ms timer on the UI thread; ``worst`` is the longest time between two of its ticks."""
-
-    def __init__(self) -> None:
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-        self.worst, self._last = 0.0, 0.0
-
-    def start(self) -> None:
-        self.worst, self._last = 0.0, time.perf_counter()
-        self.timer.start()
-
-    def stop(self) -> float:
-        self.timer.stop()
-        return self.worst
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.worst = max(self.worst, now - self._last)
-        self._last = now
+from gapmeter import GapMeter  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 def shown(app, view, set_model) -> float:

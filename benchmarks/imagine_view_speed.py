@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from mnist_desktop.app.imagine_view import ImagineView  # noqa: E402  (sets single-threaded BLAS, like the app)
@@ -31,31 +30,9 @@ from mnist_desktop.app.state import AppState, LoadedModel  # noqa: E402
 from mnist_desktop.app.widgets import configure_pyqtgraph  # noqa: E402
 from mnist_desktop.shipped import shipped_models  # noqa: E402
 
+from gapmeter import GapMeter  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
+
 DEV_MODELS = [Path("/work/dev-models/mlp-128x2.npz"), Path("/work/dev-models/wide5-15.npz")]
-
-
-class GapMeter:
-    """A 10 ms timer on the UI thread; ``worst`` is the longest time between two of its ticks."""
-
-    def __init__(self) -> None:
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-        self.worst = 0.0
-        self._last = None
-
-    def start(self) -> None:
-        self.worst, self._last = 0.0, time.perf_counter()
-        self.timer.start()
-
-    def stop(self) -> float:
-        self.timer.stop()
-        return self.worst
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.worst = max(self.worst, now - self._last)
-        self._last = now
 
 
 def wait_done(app, view, digits) -> None:

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, Q
                                QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from mnist_desktop import evaluation, shipped
+from mnist_desktop.app.data_panel import K_DATA_DIR  # the folder the user chose; the Train view writes it too
 from mnist_desktop.app.evaluate_widgets import (ACCENT, THUMB_SCALE, WRONG_COLOR, AccuracyHeader, ConfusionMatrix,
                                                 DigitGallery, LabelledSlider, PerClassChart, muted_label,
                                                 title_label)
@@ -53,7 +54,6 @@ from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROU
 from mnist_desktop.data import Dataset, find_dataset, load_dataset, search_path
 from mnist_desktop.evaluation import Comparison, Damage, Evaluation, EvaluationCache, RotationCurve
 
-K_DATA_DIR = "data/dir"              # the MNIST folder the user chose (the Train view writes it too)
 DATASET = "mnist"
 GALLERY_LIMIT = 240                  # thumbnails shown per gallery (a diagonal cell holds ~1,000)
 ROTATION_ANGLES = tuple(range(-60, 61, 10))

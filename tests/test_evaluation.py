@@ -148,3 +148,21 @@ def test_the_cache_gives_the_same_object_until_the_file_changes(tmp_path, test_s
     assert cache.get(tmp_path / "missing.npz", "test") is None
     cache.put(tmp_path / "missing.npz", "test", first)                         # nothing to key on: not kept
     assert len(cache) == 2
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_evaluating_in_threads_gives_the_same_result_and_reports_progress_to_the_end(workers):
+    net = Network.from_architecture(mlp([784, 16, 10]), rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).random((1050, 784), dtype=np.float32)
+    y = np.arange(1050) % 10
+    one = evaluate(net, x, y, batch_size=100)
+    seen = []
+    many = evaluate(net, x, y, batch_size=100, workers=workers, progress=lambda d, t: seen.append((d, t)))
+    np.testing.assert_array_equal(many.probabilities, one.probabilities)
+    assert seen[-1] == (1050, 1050) and all(d <= t for d, t in seen)
+
+
+def test_evaluating_in_threads_stops_when_asked():
+    net = Network.from_architecture(mlp([784, 16, 10]), rng=np.random.default_rng(0))
+    x = np.zeros((2000, 784), np.float32)
+    assert evaluate(net, x, np.zeros(2000, int), batch_size=10, workers=2, should_stop=lambda: True) is None

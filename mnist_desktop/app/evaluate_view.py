@@ -57,6 +57,8 @@ from mnist_desktop.evaluation import Comparison, Damage, Evaluation, EvaluationC
 DATASET = "mnist"
 GALLERY_LIMIT = 240                  # thumbnails shown per gallery (a diagonal cell holds ~1,000)
 ROTATION_ANGLES = tuple(range(-60, 61, 10))
+EVAL_BATCH = 100                     # images per forward pass: a CNN's im2col columns stay in cache
+EVAL_WORKERS = 2                     # threads (single-threaded BLAS each): both cores of a 2-core machine
 DEBOUNCE_MS = 300                    # sliders: recompute once they rest this long
 SAMPLES = 10                         # damaged digits shown under the sliders
 OPEN_TEXT = "Open…"
@@ -109,7 +111,8 @@ def _evaluate_work(net, data_dir, damage: Damage):
     def work(progress, should_stop):
         ds = load_dataset(DATASET, data_dir)
         x = evaluation.damage(ds.x_test, damage)
-        return ds, evaluation.evaluate(net, x, ds.y_test, progress=progress, should_stop=should_stop)
+        return ds, evaluation.evaluate(net, x, ds.y_test, batch_size=EVAL_BATCH, workers=EVAL_WORKERS,
+                                       progress=progress, should_stop=should_stop)
     return work
 
 

@@ -260,6 +260,26 @@ def test_the_saliency_toggle_shows_and_hides_the_overlay(view, qtbot):
     assert not view.saliency_legend.isVisible()
 
 
+def test_while_the_pen_is_down_the_overlay_follows_on_a_timer_and_at_once_on_pen_up(view, qtbot):
+    """One backward pass per mouse move would double the cost of a move: the bars follow every move,
+    the overlay at most every SALIENCY_EVERY_MS, and exactly the final drawing once the pen is lifted."""
+    from mnist_desktop.app import draw_view as dv
+
+    view.set_saliency_visible(True)
+    view.canvas.begin_stroke((60, 60))
+    view.canvas.extend_stroke([(200, 60), (200, 120)])
+    view.refresh_now()
+    assert view.prediction.probs is not None and view.canvas.overlay() is None
+    qtbot.waitUntil(lambda: view.canvas.overlay() is not None, timeout=dv.SALIENCY_EVERY_MS * 20)
+    during = view.canvas.overlay().copy()
+    view.canvas.extend_stroke([(120, 240)])
+    view.canvas.end_stroke()
+    with qtbot.waitSignal(view.prediction_updated):
+        pass
+    assert not view._saliency_timer.isActive()
+    assert not np.array_equal(view.canvas.overlay(), during)   # the whole stroke, straight after pen up
+
+
 def _frame_on_input(pre, shape):
     """(top, left, bottom, right) of the 28x28 frame mapped back onto an overlay of ``shape``, grown by the
     half 28x28 pixel over which the interpolation fades the edge pixels out."""

@@ -37,6 +37,8 @@ SALIENCY_SHORTCUT = "S"
 SALIENCY_MAX_SIDE = 400   # overlay pixels on the long side for an opened image (a drawing gets its 280)
 SALIENCY_SMOOTH = 0.7     # blur (28x28 pixels) that turns gradient speckle into regions; tuned by eye
 SALIENCY_GAMMA = 1.6      # overlay opacity ~ value ** gamma: the strongest pixels show, the haze does not
+SALIENCY_EVERY_MS = 120   # while the pen is down the overlay follows at most this often (one backward pass
+                          # and a full-canvas repaint each); the bars follow every move; pen up: at once
 
 
 @dataclass(frozen=True)
@@ -154,8 +156,14 @@ class DrawView(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._update_prediction)
+        self._saliency_timer = QTimer(self)
+        self._saliency_timer.setSingleShot(True)
+        self._saliency_timer.setInterval(SALIENCY_EVERY_MS)
+        self._saliency_timer.timeout.connect(self._update_pending_saliency)
+        self._pending_saliency: tuple | None = None
 
         self.canvas.changed.connect(self._on_canvas_changed)
+        self.canvas.stroke_finished.connect(self._schedule)
         self.canvas.file_dropped.connect(self._on_canvas_file_dropped)
         self.pen_slider.valueChanged.connect(self._on_pen_slider_changed)
         self.undo_button.clicked.connect(self.undo)
@@ -387,7 +395,14 @@ class DrawView(QWidget):
             self.chart.set_probabilities(None, "Draw a digit")
         else:
             self.chart.set_probabilities(probs)
-        self._update_saliency(pre, probs, model)
+        if self.saliency_visible and self.canvas.is_drawing() and probs is not None:
+            self._pending_saliency = (pre, probs, model)        # the newest state, drawn by the timer
+            if not self._saliency_timer.isActive():
+                self._saliency_timer.start()
+        else:
+            self._saliency_timer.stop()
+            self._pending_saliency = None
+            self._update_saliency(pre, probs, model)
         self.undo_button.setEnabled(self.canvas.can_undo())
         self.clear_button.setEnabled(not self.canvas.is_blank())
         self._prediction = Prediction(pre, probs, model)
@@ -409,6 +424,11 @@ class DrawView(QWidget):
         self.preview.set_saliency(heat_rgba(sal, gamma=SALIENCY_GAMMA))
         self.saliency_legend.setText(f"Saliency: bright = pixels that most changed the score for {digit} "
                                      "(|d score / d pixel|, relative to this drawing)")
+
+    def _update_pending_saliency(self) -> None:
+        if self._pending_saliency is not None:
+            pending, self._pending_saliency = self._pending_saliency, None
+            self._update_saliency(*pending)
 
     def _on_saliency_button_toggled(self, on: bool) -> None:
         self.saliency_legend.setVisible(on)

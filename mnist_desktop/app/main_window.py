@@ -30,6 +30,7 @@ from mnist_desktop.engine.serialize import ModelFileError
 ORGANIZATION = APPLICATION = "mnist-desktop"
 STARTUP_MARK = "mnist-desktop: window shown"
 DEFAULT_SIZE = (1200, 780)
+STATUS_DESCRIPTION_CHARS = 48   # the status bar's model line fits a 1024-px window
 
 # settings keys
 K_GEOMETRY, K_PEN, K_LAST_MODEL, K_LAST_DIR, K_VIEW = ("window/geometry", "draw/pen_width", "model/last",
@@ -275,8 +276,10 @@ class MainWindow(QMainWindow):
             self.model_label.setText("No model loaded")
             self.model_label.setToolTip("")
             return
-        self.model_label.setText(f"Model: <b>{model.name}</b> · {model.description} · {model.accuracy_text}")
-        self.model_label.setToolTip(str(model.path) if model.path else "in memory, not saved")
+        desc = model.description   # a CNN's runs to ~110 characters: the tooltip has it whole
+        short = desc if len(desc) <= STATUS_DESCRIPTION_CHARS else desc[:STATUS_DESCRIPTION_CHARS - 1] + "…"
+        self.model_label.setText(f"Model: <b>{model.name}</b> · {short} · {model.accuracy_text}")
+        self.model_label.setToolTip(f"{desc}\n{model.path if model.path else 'in memory, not saved'}")
         if model.path is not None and self.persist:
             self.settings.setValue(K_LAST_MODEL, str(model.path))
 

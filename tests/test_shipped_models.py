@@ -1,0 +1,72 @@
+"""The models shipped in mnist_desktop/models/: present, loadable, the CNN the default, and good.
+
+The accuracy bars here are for the committed 1,000-digit test subset (tests/data), which the shipped
+models never trained on; the full 10,000-digit figures are in models/README.md.
+"""
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mnist_desktop import shipped
+from mnist_desktop.data import load_dataset
+from mnist_desktop.engine.serialize import load
+from mnist_desktop.evaluation import evaluate
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+# name -> the accuracy it must reach on the 1,000-digit test subset
+BARS = {"cnn.npz": 0.99, "mlp.npz": 0.98}
+
+
+@pytest.fixture(scope="module")
+def subset():
+    return load_dataset("mnist", DATA)
+
+
+def test_both_models_are_shipped_and_the_cnn_is_the_default():
+    names = [p.name for p in shipped.shipped_models()]
+    assert names[:1] == ["cnn.npz"] and "mlp.npz" in names
+    assert shipped.default_model_path().name == "cnn.npz"
+
+
+@pytest.mark.parametrize("name", sorted(BARS))
+def test_a_shipped_model_is_small_loads_and_scores_above_its_bar(name, subset):
+    path = shipped.MODELS_DIR / name
+    assert path.stat().st_size < 5_000_000
+    net, spec = load(path)
+    assert net.n_outputs == 10
+    assert spec["test_accuracy"] >= {"cnn.npz": 0.996, "mlp.npz": 0.985}[name]   # full test set, when trained
+    result = evaluate(net, subset.x_test, subset.y_test)
+    assert result.n == 1000
+    assert result.accuracy >= BARS[name], f"{name}: {result.accuracy:.4f} on the test subset"
+
+
+def test_the_models_readme_gives_each_models_command():
+    text = (shipped.MODELS_DIR / "README.md").read_text(encoding="utf-8")
+    for name in BARS:
+        assert name in text
+    assert "mnist-desktop train" in text and "mnist-desktop evaluate" in text
+
+
+def test_a_built_wheel_carries_the_shipped_models(tmp_path):
+    """`pip install .` (not editable) must find the models: they are package data in the wheel."""
+    pytest.importorskip("setuptools")
+    source = tmp_path / "src"          # a copy, so the build leaves nothing (build/, egg-info) in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "mnist_desktop", source / "mnist_desktop",
+                    ignore=shutil.ignore_patterns("__pycache__", ".*.tmp"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                             "-q", "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    wheel = next(tmp_path.glob("mnist_desktop-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in [*BARS, "README.md"]:
+        assert f"mnist_desktop/models/{name}" in names

@@ -70,3 +70,13 @@ def test_a_built_wheel_carries_the_shipped_models(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in [*BARS, "README.md"]:
         assert f"mnist_desktop/models/{name}" in names
+
+
+def test_the_shipped_mlp_imagines_every_digit_so_that_it_reads_it_back():
+    """Activation maximisation with the Imagine view's defaults, fed back: each of the ten pictures is
+    read as the digit asked for with probability >= 0.9."""
+    from mnist_desktop import explain
+
+    net, _ = load(shipped.MODELS_DIR / "mlp.npz")
+    for r in explain.imagine_all(net, "maximize"):
+        assert r.predicted == r.digit and r.probability >= 0.9, (r.digit, r.probabilities.round(3))

@@ -217,7 +217,7 @@ def _cmd_evaluate(args) -> int:
     except ModelFileError as exc:
         return _fail(str(exc))
     try:
-        data = _load_data(args)
+        data = _load_data(args, test_only=True)
     except DatasetError as exc:
         return _fail(str(exc))
     bar = Progress("evaluating")

@@ -138,6 +138,17 @@ def test_memo_sees_replaced_files(tmp_path):
     assert len(load_dataset(data_dir=tmp_path).x_train) == 30 and len(first) == 60
 
 
+def test_test_only_reads_just_the_test_files(tmp_path):
+    write_fake(tmp_path, fake_arrays(seed=0))
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not an IDX file")   # never opened
+    d = load_dataset(data_dir=tmp_path, test_only=True)
+    assert d.x_train.shape == (0, 784) and d.y_train.shape == (0,) and len(d.y_test) > 0
+    with pytest.raises(DatasetError):
+        load_dataset(data_dir=tmp_path)
+    with pytest.raises(ValueError):
+        load_dataset(data_dir=tmp_path, test_only=True, validation=True)
+
+
 def test_validation_split_is_last_10000(tmp_path):
     write_fake(tmp_path, fake_arrays(n_train=25_000, n_test=50), gz=False)
     d = load_dataset(data_dir=tmp_path, validation=True)

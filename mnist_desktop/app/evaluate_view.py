@@ -109,7 +109,7 @@ def _evaluate_work(net, data_dir, damage: Damage):
     """The work of one pass: load the test set (memoised by ``load_dataset``), damage it, evaluate.
     -> (Dataset, Evaluation or None if cancelled)."""
     def work(progress, should_stop):
-        ds = load_dataset(DATASET, data_dir)
+        ds = load_dataset(DATASET, data_dir, test_only=True)
         x = evaluation.damage(ds.x_test, damage)
         return ds, evaluation.evaluate(net, x, ds.y_test, batch_size=EVAL_BATCH, workers=EVAL_WORKERS,
                                        progress=progress, should_stop=should_stop)
@@ -118,7 +118,7 @@ def _evaluate_work(net, data_dir, damage: Damage):
 
 def _curve_work(net, data_dir):
     def work(progress, should_stop):
-        ds = load_dataset(DATASET, data_dir)
+        ds = load_dataset(DATASET, data_dir, test_only=True)
         return evaluation.rotation_curve(net, ds.x_test, ds.y_test, ROTATION_ANGLES, progress=progress,
                                          should_stop=should_stop)
     return work
@@ -502,7 +502,7 @@ class EvaluateView(QWidget):
         if self._evaluation is None:
             self._evaluation = self.cache.get(self._model.path, self._test_key(Damage()))
             if self._evaluation is not None and self._data is None:
-                self._data = load_dataset(DATASET, self.data_dir())   # memoised: the job loaded it
+                self._data = load_dataset(DATASET, self.data_dir(), test_only=True)   # memoised: the job loaded it
             if self._evaluation is not None:
                 self._show_evaluation()
         if self._evaluation is None:

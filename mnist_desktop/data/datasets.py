@@ -219,8 +219,8 @@ class Dataset:
                 f"source={str(self.source)!r})")
 
 
-_MEMO: OrderedDict = OrderedDict()  # (folder, file stats) -> (x_train, y_train, x_test, y_test), read-only
-_MEMO_SIZE = 2                      # MNIST + Fashion-MNIST: ~440 MB of float32
+_MEMO: OrderedDict = OrderedDict()  # (dataset, stats of an images + labels file) -> (x, y), read-only
+_MEMO_SIZE = 4                      # train and test of MNIST + Fashion-MNIST: ~440 MB of float32
 _MEMO_LOCK = threading.Lock()
 
 
@@ -255,23 +255,35 @@ def _read_part(images_path: Path, labels_path: Path, info: DatasetInfo, hint: st
     return x, y
 
 
-def _load_arrays(folder: Path, info: DatasetInfo):
+def _load_arrays(folder: Path, info: DatasetInfo, parts: tuple[str, ...] = ("train", "test")):
+    """(x_train, y_train, x_test, y_test), each part read once per file version (memoised); a part not
+    asked for is a pair of empty arrays."""
     paths, missing = _locate(folder, info)
     if missing:
         raise DatasetError(f"{info.title} is incomplete in {folder}: {', '.join(missing)} missing; "
                            f"run `{info.download_command}` or pass --data DIR")
+    hint = (f"Delete the folder's {info.title} files and run `{info.download_command}`, "
+            f"or pass --data DIR with good copies")
+    empty = (np.zeros((0, IMAGE_SIZE * IMAGE_SIZE), np.float32), np.zeros(0, np.int64))
+    for a in empty:
+        a.flags.writeable = False
+    arrays = []
+    for part, (images, labels) in (("train", paths[0:2]), ("test", paths[2:4])):
+        arrays += _load_part(images, labels, info, hint) if part in parts else empty
+    return tuple(arrays)
+
+
+def _load_part(images: Path, labels: Path, info: DatasetInfo, hint: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        stats = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+        stats = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in (images, labels))
     except OSError as exc:  # removed or made unreadable since _locate saw it
-        raise DatasetError(f"cannot load {info.title} from {folder}: {exc}") from None
+        raise DatasetError(f"cannot load {info.title} from {images.parent}: {exc}") from None
     key = (info.name, stats)
     with _MEMO_LOCK:
         if key in _MEMO:
             _MEMO.move_to_end(key)
             return _MEMO[key]
-    hint = (f"Delete the folder's {info.title} files and run `{info.download_command}`, "
-            f"or pass --data DIR with good copies")
-    arrays = (*_read_part(paths[0], paths[1], info, hint), *_read_part(paths[2], paths[3], info, hint))
+    arrays = _read_part(images, labels, info, hint)
     with _MEMO_LOCK:
         _MEMO[key] = arrays
         while len(_MEMO) > _MEMO_SIZE:
@@ -297,13 +309,14 @@ def first_per_class(y: np.ndarray, n: int) -> np.ndarray:
 
 
 def load_dataset(name: str | DatasetInfo = "mnist", data_dir: str | os.PathLike | None = None, *,
-                 validation: bool = False, limit_per_class: int | None = None) -> Dataset:
+                 validation: bool = False, limit_per_class: int | None = None, test_only: bool = False) -> Dataset:
     """Find, read and check the dataset; see the module docstring for where it is looked for.
 
     validation: hold out the last 10,000 training images as the test set (Nielsen's 50k/10k split;
         for training sets under 20,000 images, the last sixth), and never look at the real test set.
     limit_per_class: keep only the first N training images of each class (quick runs); the test or
         validation set stays whole.
+    test_only: read only the test files (evaluating: a quarter of the work); the training arrays are empty.
     Raises DatasetError when the files are missing or inconsistent.
     """
     info = get_info(name)
@@ -321,7 +334,9 @@ def load_dataset(name: str | DatasetInfo = "mnist", data_dir: str | os.PathLike 
         raise DatasetError(f"{info.title} was not found in {'; '.join(places)}. "
                            f"Run `{info.download_command}` or pass --data DIR "
                            f"(a folder holding {', '.join(f.name for f in info.files)})")
-    x_train, y_train, x_test, y_test = _load_arrays(folder, info)
+    if test_only and validation:
+        raise ValueError("test_only and validation exclude each other (validation comes from the training set)")
+    x_train, y_train, x_test, y_test = _load_arrays(folder, info, ("test",) if test_only else ("train", "test"))
     test_name = "test"
     if validation:
         n = len(y_train)

@@ -63,12 +63,14 @@ class Evaluation:
         return [(int(i), int(j), int(c[i, j])) for i, j in zip(*np.unravel_index(order, c.shape)) if c[i, j] > 0]
 
 
-def evaluate(net: Network, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000, progress=None,
+def evaluate(net: Network, x: np.ndarray, y: np.ndarray, *, batch_size: int = 200, progress=None,
              should_stop=None, workers: int = 1) -> Evaluation | None:
     """Run ``net`` over x (N, 784) in batches; ``progress(done, total)`` after each batch. Returns None if
     ``should_stop()`` turned True (checked before each batch: a worker thread's cancel).
 
-    ``workers`` > 1 splits the batches between that many threads, each with its own copy of the network
+    The network runs as ``net.inference_copy()`` (batch norms folded into the layers before them; the
+    same predictions up to float rounding). ``workers`` > 1 splits the batches between that many
+    threads, each with its own copy of the network
     (layers keep per-call state); NumPy's matrix products and copies release the GIL, so with
     single-threaded BLAS (the window's setting) two workers use both cores of a 2-core machine. The
     callbacks are then still called on the calling thread, every 50 ms and at the end."""
@@ -76,6 +78,7 @@ def evaluate(net: Network, x: np.ndarray, y: np.ndarray, *, batch_size: int = 10
     probs = np.zeros((len(x), net.n_outputs), np.float32)
     starts = list(range(0, len(x), batch_size))
     workers = max(1, min(int(workers), len(starts)))
+    net = net.inference_copy()          # batch norms folded away: ~18% faster for the shipped CNN
     if workers == 1:
         for i in starts:
             if should_stop is not None and should_stop():
@@ -251,11 +254,12 @@ class RotationCurve:
 
 
 def rotation_curve(net: Network, x: np.ndarray, y: np.ndarray, angles=tuple(range(-60, 61, 10)), *,
-                   batch_size: int = 1000, progress=None, should_stop=lambda: False) -> RotationCurve | None:
+                   batch_size: int = 200, progress=None, should_stop=lambda: False) -> RotationCurve | None:
     """Accuracy on x (N, 784) rotated by each angle. ``progress(done, total)`` counts images over all
     angles; returns None if ``should_stop()`` turned True (checked between batches)."""
     angles = np.asarray(angles, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
+    net = net.inference_copy()
     acc = np.zeros(len(angles))
     total = len(angles) * len(x)
     for a, angle in enumerate(angles):

@@ -248,3 +248,27 @@ def test_a_small_cnn_still_learns():
             loss, _ = trainer.train_step(x[b:b + 32].reshape(32, 784), y[b:b + 32])
     assert loss < 0.3 * first
     assert np.mean(net.predict(x.reshape(64, 784)) == y) == 1.0
+
+
+def test_inference_copy_folds_batch_norms_and_predicts_the_same():
+    """Batch norms after dense/conv2d layers are folded into them; trained-like statistics, same outputs."""
+    from mnist_desktop.engine.presets import cnn_bn
+
+    net = Network.from_architecture(cnn_bn(channels=(4, 8), kernel=3, hidden=16, double=True),
+                                    rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for layer in net.layers:               # statistics and affine parameters as after training
+        if layer.kind == "batchnorm":
+            c = layer.params["gamma"].shape[0]
+            layer.params["gamma"][...] = rng.uniform(0.5, 2, c)
+            layer.params["beta"][...] = rng.normal(0, 0.5, c)
+            layer.buffers["mean"][...] = rng.normal(0, 0.5, c)
+            layer.buffers["var"][...] = rng.uniform(0.2, 3, c)
+    x = rng.random((20, 784), dtype=np.float32)
+    before = {k: v.copy() for k, v in net.arrays().items()}
+    folded = net.inference_copy()
+    assert not any(l.kind == "batchnorm" for l in folded.layers)
+    assert len(folded.shapes) == len(folded.layers) + 1 and folded.shapes[-1] == (10,)
+    np.testing.assert_allclose(folded.predict_proba(x), net.predict_proba(x), rtol=1e-4, atol=1e-6)
+    for k, v in net.arrays().items():      # the original is untouched
+        np.testing.assert_array_equal(v, before[k])

@@ -183,6 +183,25 @@ class Network:
         """An independent deep copy (separate arrays and RNG), e.g. to train while another predicts."""
         return _copy.deepcopy(self)
 
+    def inference_copy(self) -> "Network":
+        """A copy for prediction only, with every batch norm that directly follows a dense or conv2d layer
+        folded into that layer's weights: (x W + b - mean) * s + beta = x (W s) + ((b - mean) s + beta),
+        s = gamma / sqrt(var + eps). One pass over the activations less per batch norm; the outputs equal
+        the original's up to float rounding. Not for training (the batch norms are gone)."""
+        net = self.copy()
+        layers, shapes = [], [net.input_shape]
+        for layer, shape in zip(net.layers, net.shapes[1:]):
+            prev = layers[-1] if layers else None
+            if layer.kind == "batchnorm" and prev is not None and prev.kind in ("dense", "conv2d"):
+                s = layer.params["gamma"] / np.sqrt(layer.buffers["var"] + layer.eps)
+                prev.params["W"] *= s.astype(prev.params["W"].dtype)      # scales the last axis: outputs
+                prev.params["b"][...] = (prev.params["b"] - layer.buffers["mean"]) * s + layer.params["beta"]
+                continue
+            layers.append(layer)
+            shapes.append(shape)
+        net.layers, net.shapes = layers, shapes
+        return net
+
     def astype(self, dtype) -> "Network":
         """Convert in place (float64 for gradient checks); returns self."""
         self.dtype = np.dtype(dtype)

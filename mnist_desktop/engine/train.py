@@ -104,10 +104,19 @@ class TrainingDiverged(RuntimeError):
         self.epoch, self.batch, self.restored_epoch = epoch, batch, restored_epoch
 
 
-def accuracy(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+def accuracy(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 1000,
+             should_stop: Callable[[], bool] | None = None) -> float | None:
+    """Inference-mode accuracy on (x (N, 784), y (N,)), ``batch_size`` images at a time; nan for no images.
+    ``should_stop()`` is asked before each batch: None if it said yes (a cancel takes effect within one
+    batch, not after a whole pass)."""
     if len(x) == 0:
         return float("nan")
-    return float(np.mean(net.predict(x, batch_size) == y))
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        if should_stop is not None and should_stop():
+            return None
+        correct += int(np.count_nonzero(net.predict(x[i:i + batch_size], batch_size) == y[i:i + batch_size]))
+    return correct / len(x)
 
 
 class Trainer:
@@ -167,19 +176,6 @@ class Trainer:
                 pass
         return self._cancel.is_set()
 
-    def _score(self, x: np.ndarray, y: np.ndarray) -> float | None:
-        """Inference-mode accuracy on (x (N, 784), y (N,)), SCORE_CHUNK images at a time so that a cancel
-        (or pause) takes effect within one chunk, not after a whole pass; None if cancelled."""
-        if len(x) == 0:
-            return float("nan")
-        correct = 0
-        for i in range(0, len(x), SCORE_CHUNK):
-            if self._stop_requested():
-                return None
-            predicted = self.net.predict(x[i:i + SCORE_CHUNK], SCORE_CHUNK)
-            correct += int(np.count_nonzero(predicted == y[i:i + SCORE_CHUNK]))
-        return correct / len(x)
-
     def run(self) -> Iterator[BatchRecord | EpochRecord]:
         cfg, net = self.config, self.net
         n = len(self.x_train)
@@ -231,8 +227,9 @@ class Trainer:
                     f"The network has the weights after epoch {good_epoch} again; try a smaller learning rate.",
                     epoch, batches, good_epoch)
             t1 = time.perf_counter()
-            train_acc = self._score(self.x_train[eval_idx], self.y_train[eval_idx])
-            test_acc = self._score(*self.test) if self.test is not None else float("nan")
+            stop = self._stop_requested
+            train_acc = accuracy(net, self.x_train[eval_idx], self.y_train[eval_idx], SCORE_CHUNK, stop)
+            test_acc = accuracy(net, *self.test, SCORE_CHUNK, stop) if self.test is not None else float("nan")
             if train_acc is None or test_acc is None:
                 self.cancelled = True
                 return

@@ -254,24 +254,20 @@ class RotationCurve:
 
 
 def rotation_curve(net: Network, x: np.ndarray, y: np.ndarray, angles=tuple(range(-60, 61, 10)), *,
-                   batch_size: int = 200, progress=None, should_stop=lambda: False) -> RotationCurve | None:
-    """Accuracy on x (N, 784) rotated by each angle. ``progress(done, total)`` counts images over all
-    angles; returns None if ``should_stop()`` turned True (checked between batches)."""
+                   batch_size: int = 200, progress=None, should_stop=None, workers: int = 1) -> RotationCurve | None:
+    """Accuracy on x (N, 784) rotated by each angle: ``evaluate`` once per angle (``workers`` as there).
+    ``progress(done, total)`` counts images over all angles; returns None if ``should_stop()`` turned
+    True (checked between batches)."""
     angles = np.asarray(angles, dtype=np.float64)
-    y = np.asarray(y, dtype=np.int64)
-    net = net.inference_copy()
     acc = np.zeros(len(angles))
     total = len(angles) * len(x)
     for a, angle in enumerate(angles):
-        xr = rotate_images(x, float(angle))
-        correct = 0
-        for i in range(0, len(x), batch_size):
-            if should_stop():
-                return None
-            correct += int(np.count_nonzero(net.predict(xr[i:i + batch_size], batch_size) == y[i:i + batch_size]))
-            if progress is not None:
-                progress(a * len(x) + min(i + batch_size, len(x)), total)
-        acc[a] = correct / len(x) if len(x) else float("nan")
+        report = None if progress is None else (lambda done, _n, a=a: progress(a * len(x) + done, total))
+        e = evaluate(net, rotate_images(x, float(angle)), y, batch_size=batch_size, progress=report,
+                     should_stop=should_stop, workers=workers)
+        if e is None:
+            return None
+        acc[a] = e.accuracy
     return RotationCurve(angles, acc)
 
 

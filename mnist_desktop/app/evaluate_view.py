@@ -119,8 +119,8 @@ def _evaluate_work(net, data_dir, damage: Damage):
 def _curve_work(net, data_dir):
     def work(progress, should_stop):
         ds = load_dataset(DATASET, data_dir, test_only=True)
-        return evaluation.rotation_curve(net, ds.x_test, ds.y_test, ROTATION_ANGLES, progress=progress,
-                                         should_stop=should_stop)
+        return evaluation.rotation_curve(net, ds.x_test, ds.y_test, ROTATION_ANGLES, batch_size=EVAL_BATCH,
+                                         workers=EVAL_WORKERS, progress=progress, should_stop=should_stop)
     return work
 
 

@@ -117,19 +117,11 @@ def _add_train(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
-def train_settings(args) -> tuple[dict, dict]:
-    """(architecture, TrainConfig kwargs) from the preset and the flags that override it (shared with the
-    Train view: ``mnist_desktop.training.train_settings``)."""
-    from mnist_desktop.training import train_settings as settings
-
-    return settings(args)
-
-
 def _cmd_train(args) -> int:
     from mnist_desktop.data import DatasetError
     from mnist_desktop.engine import EpochRecord, Trainer, TrainingDiverged
     from mnist_desktop.engine.serialize import save
-    from mnist_desktop.training import build_run, format_epoch, trained_spec
+    from mnist_desktop.training import build_run, format_epoch, train_settings, trained_spec
 
     out = Path(args.out)
     if out.suffix != ".npz":

@@ -18,30 +18,14 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from mnist_desktop.app.state import K_DATA_DIR, setting
 from mnist_desktop.app.widgets import MUTED_TEXT
 from mnist_desktop.app.worker import DownloadProgress, DownloadWorker, start_worker, stop_thread
 from mnist_desktop.data import DATASETS, find_dataset, get_info
 
-K_DATA_DIR = "data/dir"        # the folder the user chose for the IDX files (other views read it too)
 K_FORM = "train/"              # prefix of the Train view's form keys
 ERROR_COLOR = "#c62828"
 DATASET_TITLES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothing)"}
-
-
-def setting(settings: QSettings | None, key: str, convert, default):
-    """A stored value converted with ``convert``; ``default`` when missing or unreadable (INI files
-    give strings back: "true", "0.001")."""
-    if settings is None:
-        return default
-    value = settings.value(key)
-    if value is None:
-        return default
-    try:
-        if convert is bool:
-            return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
-        return convert(value)
-    except (TypeError, ValueError):
-        return default
 
 
 @dataclass(frozen=True)

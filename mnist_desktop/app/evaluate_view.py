@@ -45,11 +45,10 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, Q
                                QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from mnist_desktop import evaluation, shipped
-from mnist_desktop.app.data_panel import K_DATA_DIR  # the folder the user chose; the Train view writes it too
 from mnist_desktop.app.evaluate_widgets import (ACCENT, THUMB_SCALE, WRONG_COLOR, AccuracyHeader, ConfusionMatrix,
                                                 DigitGallery, LabelledSlider, PerClassChart, muted_label,
                                                 title_label)
-from mnist_desktop.app.state import AppState, LoadedModel, ModelFileError
+from mnist_desktop.app.state import K_DATA_DIR, MODEL_FILTER, AppState, LoadedModel, ModelFileError, setting
 from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND
 from mnist_desktop.data import Dataset, find_dataset, load_dataset, search_path
 from mnist_desktop.evaluation import Comparison, Damage, Evaluation, EvaluationCache, RotationCurve
@@ -435,8 +434,7 @@ class EvaluateView(QWidget):
 
     def data_dir(self) -> str | None:
         """The folder chosen for MNIST (QSettings ``data/dir``), or None."""
-        value = self.settings.value(K_DATA_DIR) if self.settings is not None else None
-        return str(value) if value else None
+        return setting(self.settings, K_DATA_DIR, str, None) or None
 
     def set_data_dir(self, folder: str) -> None:
         """Use MNIST from ``folder`` (remembered in QSettings ``data/dir``) and evaluate again."""
@@ -595,7 +593,7 @@ class EvaluateView(QWidget):
     def _on_compare_picker_activated(self, index: int) -> None:
         if self.compare_picker.itemText(index) == OPEN_TEXT:
             path, _ = QFileDialog.getOpenFileName(self, "Model to compare with", str(Path.home()),
-                                                  "Models (*.npz);;All files (*)")
+                                                  MODEL_FILTER)
             if path:
                 self.compare_with(path)
             else:

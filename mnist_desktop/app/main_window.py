@@ -22,7 +22,7 @@ from mnist_desktop import __version__, shipped
 from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
-from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.state import K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
 from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.app.widgets import configure_pyqtgraph
 from mnist_desktop.engine.serialize import ModelFileError
@@ -33,13 +33,11 @@ DEFAULT_SIZE = (1200, 780)
 STATUS_DESCRIPTION_CHARS = 48   # the status bar's model line fits a 1024-px window
 
 # settings keys
-K_GEOMETRY, K_PEN, K_LAST_MODEL, K_LAST_DIR, K_VIEW = ("window/geometry", "draw/pen_width", "model/last",
-                                                       "files/last_dir", "window/view")
+K_GEOMETRY, K_PEN, K_LAST_MODEL, K_VIEW = "window/geometry", "draw/pen_width", "model/last", "window/view"
 K_SALIENCY = "draw/saliency"
 
 DRAWING_FILTER = "Drawings (*.json);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.pgm *.ppm);;All files (*)"
-MODEL_FILTER = "Models (*.npz);;All files (*)"
 
 
 def app_settings() -> QSettings:
@@ -78,10 +76,10 @@ class MainWindow(QMainWindow):
         self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
         self.add_view("evaluate", "Evaluate", EvaluateView(self.state, self.settings)).digit_chosen.connect(self._on_digit_chosen)
 
-        pen = self._setting_float(K_PEN)
+        pen = setting(self.settings, K_PEN, float, None)
         if pen is not None:
             self.draw_view.set_pen_width(pen)
-        self.draw_view.set_saliency_visible(self._setting_bool(K_SALIENCY))
+        self.draw_view.set_saliency_visible(setting(self.settings, K_SALIENCY, bool, False))
         geometry = self.settings.value(K_GEOMETRY)
         if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
             room = self.screen().availableGeometry()   # first run: fit small laptop screens too
@@ -295,19 +293,6 @@ class MainWindow(QMainWindow):
     def _on_saliency_toggled(self, on: bool) -> None:
         if self.persist:
             self.settings.setValue(K_SALIENCY, bool(on))
-
-    def _setting_bool(self, key: str, default: bool = False) -> bool:
-        """QSettings' INI files hand booleans back as the strings 'true'/'false'."""
-        value = self.settings.value(key, default)
-        if isinstance(value, str):
-            return value.strip().lower() in ("true", "1", "yes")
-        return bool(value)
-
-    def _setting_float(self, key: str) -> float | None:
-        try:
-            return float(self.settings.value(key))
-        except (TypeError, ValueError):
-            return None
 
     # ---- help -----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""What the whole window shares: the current model.
+"""What the whole window shares: the current model, and the settings more than one view reads.
 
 Views never load models themselves; they call ``AppState.open_model`` / ``set_model`` and listen to
 ``model_changed``. A model trained in the Train view reaches the Draw view through ``set_model``.
@@ -14,12 +14,32 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 
 from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.serialize import ModelFileError, load
 
-__all__ = ["AppState", "LoadedModel", "ModelFileError"]
+__all__ = ["AppState", "LoadedModel", "ModelFileError", "K_DATA_DIR", "K_LAST_DIR", "MODEL_FILTER", "setting"]
+
+K_DATA_DIR = "data/dir"                           # the folder the user chose for the IDX files (Train, Evaluate)
+K_LAST_DIR = "files/last_dir"                     # the folder of the last file opened or saved (dialogs start there)
+MODEL_FILTER = "Models (*.npz);;All files (*)"    # file dialogs for model files
+
+
+def setting(settings: QSettings | None, key: str, convert, default):
+    """A stored value converted with ``convert``; ``default`` when missing or unreadable (INI files
+    give strings back: "true", "0.001")."""
+    if settings is None:
+        return default
+    value = settings.value(key)
+    if value is None:
+        return default
+    try:
+        if convert is bool:
+            return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
+        return convert(value)
+    except (TypeError, ValueError):
+        return default
 
 
 @dataclass(frozen=True, eq=False)

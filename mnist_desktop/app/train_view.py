@@ -27,8 +27,8 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
-from mnist_desktop.app.state import AppState, LoadedModel
-from mnist_desktop.app.data_panel import K_DATA_DIR, DatasetPanel
+from mnist_desktop.app.data_panel import DatasetPanel
+from mnist_desktop.app.state import K_DATA_DIR, K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
 from mnist_desktop.app.train_form import TrainForm
 from mnist_desktop.app.train_plots import TrainingPlots
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner
@@ -41,7 +41,6 @@ from mnist_desktop.training import build_run, format_epoch, trained_spec
 
 __all__ = ["TrainView", "K_DATA_DIR"]
 
-MODEL_FILTER = "Models (*.npz);;All files (*)"
 FORM_WIDTH = 340
 
 
@@ -299,9 +298,7 @@ class TrainView(QWidget):
         return True
 
     def ask_save_model(self) -> None:
-        start = ""
-        if self.settings is not None:
-            start = str(self.settings.value("files/last_dir", "") or "")
+        start = str(setting(self.settings, K_LAST_DIR, str, "") or "")
         name = f"{self._request.preset or 'custom-mlp'}.npz" if self._request else "model.npz"
         path, _ = QFileDialog.getSaveFileName(self, "Save model", str(Path(start or Path.home()) / name), MODEL_FILTER)
         if path:

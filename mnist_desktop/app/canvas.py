@@ -34,7 +34,7 @@ DEFAULT_PEN_WIDTH = 18.0  # like the drawn-digit files
 PEN_WIDTH_RANGE = (4.0, 40.0)
 UNDO_LIMIT = 200
 DISPLAY_LIMIT = 1600      # opened images are shown from a copy at most this large
-OVERLAY_DIM = QColor(0, 0, 0, 140)  # under an overlay, white ink shows as mid grey
+OVERLAY_DIM = QColor(0, 0, 0, 140)  # under an overlay (canvas and 28x28 pane), white ink shows as mid grey
 
 
 def _qimage_from_pixels(pixels: np.ndarray) -> QImage:

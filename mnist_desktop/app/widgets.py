@@ -13,6 +13,8 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
+from mnist_desktop.app.canvas import OVERLAY_DIM
+
 # One palette for the whole app (light chrome, black image panes like MNIST itself).
 PLOT_BACKGROUND = "w"
 PLOT_FOREGROUND = "#333333"
@@ -121,7 +123,7 @@ class PreprocessPreview(QWidget):
         self._placed = self.net_pane.add_rect(GUIDE_COLOR, Qt.DashLine)
         self._saliency_dim = QGraphicsRectItem(QRectF(0, 0, 28, 28))   # dims the digit under the overlay
         self._saliency_dim.setPen(QPen(Qt.NoPen))
-        self._saliency_dim.setBrush(QBrush(QColor(0, 0, 0, 140)))
+        self._saliency_dim.setBrush(QBrush(OVERLAY_DIM))
         self._saliency_dim.setZValue(4)
         self._saliency_dim.hide()
         self.net_pane.view.addItem(self._saliency_dim)
@@ -184,7 +186,6 @@ class PreprocessPreview(QWidget):
         r, c = pre.offset
         self._placed.setRect(QRectF(c, r, w, h))
         self._placed.show()
-
 
     def set_saliency(self, rgba: np.ndarray | None) -> None:
         """(28, 28, 4) uint8 RGBA over the 28x28 pane (the saliency overlay), or None to hide it."""

@@ -24,7 +24,7 @@ from mnist_desktop import shipped
 from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.imageio import load_image
 from mnist_desktop.app.state import AppState, LoadedModel
-from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
+from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner, PreprocessPreview, ProbabilityChart
 from mnist_desktop.drawing import read_drawing, write_drawing
 from mnist_desktop.engine.serialize import ModelFileError, read_spec
 from mnist_desktop.explain import saliency_on_input
@@ -186,7 +186,7 @@ class DrawView(QWidget):
             "for the predicted digit, computed on the 28×28 input and mapped back onto your drawing")
         self.saliency_legend = QLabel()
         self.saliency_legend.setWordWrap(True)
-        self.saliency_legend.setStyleSheet("color: #6b7280;")
+        self.saliency_legend.setStyleSheet(f"color: {MUTED_TEXT};")
         self.saliency_legend.hide()
         tools.addSpacing(12)
         tools.addWidget(self.saliency_button)

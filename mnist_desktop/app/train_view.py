@@ -193,7 +193,7 @@ class TrainView(QWidget):
 
     @property
     def paused(self) -> bool:
-        return self.running and self.pause_button.text() == "Resume"
+        return self.running and self._worker.paused
 
     @property
     def thread_finished(self) -> bool:

@@ -161,6 +161,11 @@ class TrainWorker(_Worker):
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def paused(self) -> bool:
+        with self._lock:
+            return self._paused_since is not None
+
     def _paused_seconds(self) -> float:
         with self._lock:
             extra = time.perf_counter() - self._paused_since if self._paused_since is not None else 0.0

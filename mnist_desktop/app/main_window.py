@@ -25,6 +25,7 @@ from mnist_desktop.app.imagine_view import ImagineView
 from mnist_desktop.app.state import K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
 from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.app.widgets import configure_pyqtgraph
+from mnist_desktop.engine import threads
 from mnist_desktop.engine.serialize import ModelFileError
 
 ORGANIZATION = APPLICATION = "mnist-desktop"
@@ -406,6 +407,7 @@ def run_app(args) -> int:
     if mark:
         app.processEvents()
         print(STARTUP_MARK, flush=True)
+        print(f"mnist-desktop: BLAS threads {threads.blas_threads()}, engine threads {threads.threads()}", flush=True)
         window.close()
         return 0
     return app.exec()

@@ -11,7 +11,8 @@ Two tabs:
                   finds in it.
 
 Work and threads. Back-projecting all ten digits takes 1-20 ms, so it runs on the UI thread. Activation
-maximisation takes 0.15 s (MLP) to 2-3 s (CNN) for ten, so it runs in a worker thread on ``net.copy()``
+maximisation takes 0.15 s (MLP) to 2-3 s (CNN) for ten, so it is a job on the view's ``JobRunner``
+(app/jobs.py) working on ``net.copy()``
 (explain's functions use the layers' forward/backward caches), two digits per batch (the rest at once
 when a batch is quick): tiles fill in as batches finish, a progress bar counts them, and a new model
 cancels the job at the next batch.
@@ -26,20 +27,20 @@ while the view is hidden; showing it catches up.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QGraphicsRectItem, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from mnist_desktop import explain, heatmap
+from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_FOREGROUND, ProbabilityChart
 from mnist_desktop.engine.network import Network
@@ -199,59 +200,28 @@ def explanation(method: str, digit: int | None, kind: str | None, imagined: expl
     return text + "."
 
 
-# ---- the worker ------------------------------------------------------------------------------------------
+# ---- the work (on a JobRunner's thread) ----------------------------------------------------------------
 
 
-class _JobSignals(QObject):
-    """Emitted from the worker thread; delivered queued on the UI thread."""
-
-    chunk_done = Signal(object, object)    # job, list[explain.Imagined]
-    finished = Signal(object, object)      # job, error text or None
-
-
-@dataclass(eq=False)
-class _Job:
-    net: Network                  # a copy, owned by the worker
-    method: str
-    digits: list[int]
-    generation: int               # the view's model generation when the job started
-    options: dict
-    cancel: threading.Event
-    signals: _JobSignals
-    thread: threading.Thread | None = None
-    done: int = 0
-
-
-def _run_job(job: _Job) -> None:
-    """Worker thread: maximise ``job.digits`` CHUNK at a time (the rest at once if a batch was quick),
-    feed each image back, report each batch; stops between batches when cancelled; never raises."""
-    error = None
-    try:
+def _maximize_work(net: Network, method: str, digits: list[int], options: dict):
+    """Maximise ``digits`` CHUNK at a time (the rest at once if a batch was quick) on ``net`` (a copy the
+    job owns), feed each image back, ``job.report(list[explain.Imagined])`` per batch; stops between
+    batches when cancelled."""
+    def work(job: Job) -> None:
         start, size = 0, CHUNK
-        while start < len(job.digits) and not job.cancel.is_set():
-            chunk = job.digits[start:start + size]
+        while start < len(digits) and not job.cancelled:
+            chunk = digits[start:start + size]
             start += len(chunk)
             t0 = time.perf_counter()
-            images = explain.maximize_batch(job.net, chunk, **job.options)
+            images = explain.maximize_batch(net, chunk, **options)
             if time.perf_counter() - t0 < QUICK_BATCH_S:
-                size = len(job.digits)      # quick (an MLP): the rest in one batch, faster than in pairs
+                size = len(digits)          # quick (an MLP): the rest in one batch, faster than in pairs
             items = []
             for d, image in zip(chunk, images):
-                probs = explain.feed_back(job.net, image)
-                items.append(explain.Imagined(int(d), job.method, image, probs, int(np.argmax(probs))))
-            if job.cancel.is_set():
-                break
-            _emit(job.signals.chunk_done, job, items)
-    except Exception as exc:  # reported in the view, never raised in a thread
-        error = f"{type(exc).__name__}: {exc}"
-    _emit(job.signals.finished, job, error)
-
-
-def _emit(signal, *args) -> None:
-    try:
-        signal.emit(*args)
-    except RuntimeError:  # the view is gone (application closing)
-        pass
+                probs = explain.feed_back(net, image)
+                items.append(explain.Imagined(int(d), method, image, probs, int(np.argmax(probs))))
+            job.report(items)
+    return work
 
 
 # ---- widgets ------------------------------------------------------------------------------------------------
@@ -449,13 +419,16 @@ class ImagineView(QWidget):
         self.image_source = image_source
         self.maximize_options = dict(maximize_options or {})
         self._model: LoadedModel | None = None
-        self._generation = 0
         self._results: dict[str, dict[int, explain.Imagined]] = {}
         self._error: str | None = None
-        self._job: _Job | None = None
+        self.jobs = JobRunner(self, name="imagine")
+        self.jobs.progressed.connect(self._on_job_progressed)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.jobs.busy_changed.connect(self.busy_changed)
         self._digit: int | None = ALL
         self._method = "backproject"
         self._first_done = False
+        self._done = 0                   # digits the running maximisation has delivered
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -484,9 +457,6 @@ class ImagineView(QWidget):
         self._method_group.idClicked.connect(self._on_method_group_clicked)
         self.tabs.currentChanged.connect(self._on_tabs_changed)
         self.state.model_changed.connect(self._on_state_model_changed)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
         self._on_state_model_changed(self.state.model)
 
     def _build_controls(self) -> QHBoxLayout:
@@ -623,7 +593,7 @@ class ImagineView(QWidget):
     @property
     def busy(self) -> bool:
         """A maximisation job is running."""
-        return self._job is not None
+        return self.jobs.busy
 
     def set_digit(self, digit: int | None) -> None:
         """Show ``digit`` (0-9) on its own, or all ten (None)."""
@@ -670,19 +640,10 @@ class ImagineView(QWidget):
         self.updated.emit()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel a running maximisation and wait for its thread (closing, application quit)."""
-        job, self._job = self._job, None
+        """Cancel a running maximisation and wait (at most ``timeout`` seconds) for its thread (closing,
+        application quit)."""
+        self.jobs.shutdown(timeout)
         self.progress.setVisible(False)
-        if job is not None:
-            job.cancel.set()
-            if job.thread is not None:
-                job.thread.join(timeout)
-
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Block until no job runs (tests, screenshots); results arrive through the event loop after it."""
-        job = self._job
-        if job is not None and job.thread is not None:
-            job.thread.join(timeout)
 
     # ---- events ---------------------------------------------------------------------------------------------
 
@@ -695,10 +656,9 @@ class ImagineView(QWidget):
         super().closeEvent(event)
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
-        if self._job is not None:
-            self._job.cancel.set()          # its thread stops after the current batch; results dropped
+        self.jobs.cancel_all()              # its thread stops after the current batch; results dropped
+        self.progress.setVisible(False)
         self._model = model
-        self._generation += 1
         self._results = {}
         self._error = None
         self._first_done = False
@@ -729,43 +689,33 @@ class ImagineView(QWidget):
                     self._error = f"This model cannot be imagined: {exc}"
             return
         missing = [d for d in self.shown_digits() if d not in done]
-        if missing and self._job is None and self._error is None:
+        if missing and not self.jobs.busy and self._error is None:
             self._start_job(missing)
 
     def _start_job(self, digits: list[int]) -> None:
-        signals = _JobSignals()
-        signals.chunk_done.connect(self._on_job_chunk_done)
-        signals.finished.connect(self._on_job_finished)
-        job = _Job(net=self._model.net.copy(), method="maximize", digits=list(digits), generation=self._generation,
-                   options=dict(self.maximize_options), cancel=threading.Event(), signals=signals)
-        job.thread = threading.Thread(target=_run_job, args=(job,), name="imagine-maximize", daemon=True)
-        self._job = job
+        work = _maximize_work(self._model.net.copy(), "maximize", list(digits), dict(self.maximize_options))
+        self.jobs.start("maximize", work, method="maximize", digits=list(digits))
+        self._done = 0
         self.progress.setRange(0, len(digits))
         self.progress.setValue(0)
         self.progress.setVisible(True)
-        job.thread.start()
-        self.busy_changed.emit(True)
 
-    def _on_job_chunk_done(self, job: _Job, items: list) -> None:
-        if job is not self._job or job.generation != self._generation:
-            return                          # a cancelled job's last batch
+    def _on_job_progressed(self, job: Job, values: tuple) -> None:
+        items = values[0]
+        method = job.info["method"]
         for r in items:
-            self._results.setdefault(job.method, {})[r.digit] = r
-        job.done += len(items)
-        self.progress.setValue(job.done)
-        if self.isVisible() and self._method == job.method and self.tabs.currentIndex() == 0:
+            self._results.setdefault(method, {})[r.digit] = r
+        self._done += len(items)
+        self.progress.setValue(self._done)
+        if self.isVisible() and self._method == method and self.tabs.currentIndex() == 0:
             self._show_imagined()
             self.updated.emit()
 
-    def _on_job_finished(self, job: _Job, error: str | None) -> None:
-        if job is not self._job:
-            return
-        self._job = None
+    def _on_job_finished(self, job: Job) -> None:
         self.progress.setVisible(False)
-        if error and job.generation == self._generation:
-            self._error = f"Activation maximisation failed: {error}"
-        self.busy_changed.emit(False)
-        self.refresh()                      # start what is missing now (other digits, a new model)
+        if job.error is not None:
+            self._error = f"Activation maximisation failed: {type(job.error).__name__}: {job.error}"
+        self.refresh()                      # start what is missing now (other digits)
 
     # ---- showing: imagine tab ---------------------------------------------------------------------------------
 

@@ -37,17 +37,16 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from mnist_desktop import evaluation, shipped
-from mnist_desktop.app.evaluate_widgets import (ACCENT, THUMB_SCALE, WRONG_COLOR, AccuracyHeader, ConfusionMatrix,
-                                                DigitGallery, LabelledSlider, PerClassChart, muted_label,
-                                                title_label)
+from mnist_desktop.app.evaluate_widgets import (THUMB_SCALE, AccuracyHeader, ConfusionMatrix, DigitGallery,
+                                                LabelledSlider, PerClassChart, muted_label, title_label)
 from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.state import K_DATA_DIR, MODEL_FILTER, AppState, LoadedModel, ModelFileError, setting
-from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND
+from mnist_desktop.app.style import (ACCENT, GRID_LINE, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND, WRONG_COLOR,
+                                     scaled_font)
 from mnist_desktop.data import Dataset, DatasetError, find_dataset, load_dataset, search_path
 from mnist_desktop.evaluation import Comparison, Damage, Evaluation, EvaluationCache, RotationCurve
 
@@ -142,9 +141,7 @@ class EvaluateView(QWidget):
         self.hint = QLabel(NO_MODEL_TEXT)
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)
-        hf = QFont(self.font())
-        hf.setPointSizeF(hf.pointSizeF() * 1.4)
-        self.hint.setFont(hf)
+        self.hint.setFont(scaled_font(self.font(), 1.4))
         self.hint.setStyleSheet(f"color: {MUTED_TEXT};")
         self.outer = QStackedWidget()
         self.outer.addWidget(self.hint)
@@ -229,10 +226,7 @@ class EvaluateView(QWidget):
         self.reset_button = QPushButton("Undamaged")
         self.reset_button.setToolTip("Put every slider back to 0")
         self.damage_accuracy = QLabel("–")
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.9)
-        f.setBold(True)
-        self.damage_accuracy.setFont(f)
+        self.damage_accuracy.setFont(scaled_font(self.font(), 1.9, bold=True))
         self.damage_detail = QLabel()
         self.damage_detail.setTextFormat(Qt.RichText)
         self.damage_detail.setWordWrap(True)
@@ -269,7 +263,7 @@ class EvaluateView(QWidget):
             item.getAxis(name).setTextPen(pg.mkPen(PLOT_FOREGROUND))
         self.curve = item.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=7,
                                symbolBrush=ACCENT, symbolPen=None)
-        self.curve_marker = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#999999", style=Qt.DashLine))
+        self.curve_marker = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(GRID_LINE, style=Qt.DashLine))
         item.addItem(self.curve_marker)
         self.curve_hint = pg.TextItem("", color=MUTED_TEXT, anchor=(0.5, 0.5))
         self.curve_hint.setPos(0, 50)
@@ -346,9 +340,7 @@ class EvaluateView(QWidget):
         self.missing_label.setTextFormat(Qt.RichText)
         self.missing_label.setAlignment(Qt.AlignCenter)
         self.missing_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.15)
-        self.missing_label.setFont(f)
+        self.missing_label.setFont(scaled_font(self.font(), 1.15))
         self.choose_button = QPushButton("Choose folder…")
         self.choose_button.setToolTip("A folder holding the four MNIST files (train-images-idx3-ubyte.gz, …)")
         page = QWidget()

@@ -28,13 +28,12 @@ while the view is hidden; showing it catches up.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette, QPen
+from PySide6.QtGui import QColor, QPalette, QPen
 from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QGraphicsRectItem, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -42,133 +41,15 @@ from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QGraphicsRect
 from mnist_desktop import explain, heatmap
 from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.state import AppState, LoadedModel
-from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_FOREGROUND, ProbabilityChart
+from mnist_desktop.app.style import MUTED_TEXT, PLOT_FOREGROUND, RIGHT_COLOR, WRONG_COLOR, scaled_font
+from mnist_desktop.app.widgets import ProbabilityChart
 from mnist_desktop.engine.network import Network
 
 ALL = None                       # set_digit(ALL): the ten digits at once
 METHOD_TITLES = {"backproject": "Back-projection", "maximize": "Activation maximisation"}
-MAX_TILES = 64                   # first-layer units / filters shown
 CHUNK = 2                        # digits per maximisation batch: progress and cancel points (CNN: no slower than 10)
 QUICK_BATCH_S = 0.15             # a first batch quicker than this: the rest in one batch (MLPs: 0.14 s for ten)
 NO_MODEL_TEXT = ("No model loaded.\nOpen one with File › Open model… (Ctrl+M), or pick one in the Draw view.")
-RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#c62828"
-GRAY_LUT = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)   # (256, 3) black -> white
-
-
-# ---- what the first layer holds (NumPy only; no Qt below until the widgets) ------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class FirstLayer:
-    """The first weighted layer, as pictures.
-
-    kind: "dense" (tiles are 28x28: unit j's 784 incoming weights) or "conv2d" (tiles are k x k filters).
-    tiles: (K, h, w) float32, signed, K = min(total, limit). total: units or filters in the layer.
-    index: the layer's position in ``net.layers``.
-    """
-
-    kind: str
-    tiles: np.ndarray
-    total: int
-    index: int
-
-
-def first_layer(net: Network, limit: int = MAX_TILES) -> FirstLayer | None:
-    """The first dense or conv2d layer's weights as (K, h, w) tiles; None if they are not pictures
-    (a dense layer whose input is not 28x28 pixels, a convolution over more than one channel)."""
-    for i, layer in enumerate(net.layers):
-        if layer.kind == "dense":
-            W = layer.params["W"]                                  # (n_in, units)
-            if W.shape[0] != 784:
-                return None
-            return FirstLayer("dense", np.ascontiguousarray(W[:, :limit].T).reshape(-1, 28, 28).astype(np.float32),
-                              W.shape[1], i)
-        if layer.kind == "conv2d":
-            W = layer.params["W"]                                  # (k, k, C, F)
-            if W.shape[2] != 1:
-                return None
-            return FirstLayer("conv2d", np.ascontiguousarray(W[:, :, 0, :limit].transpose(2, 0, 1)).astype(np.float32),
-                              W.shape[3], i)
-    return None
-
-
-@dataclass(frozen=True, eq=False)
-class FeatureMaps:
-    """What the first convolution's filters find in one image.
-
-    maps: (F, H, W) float32, one map per filter. stage: the layers they come out of, e.g.
-    "conv2d > batchnorm > relu" (the maps the next layer receives). signed: False after a ReLU.
-    """
-
-    maps: np.ndarray
-    stage: str
-    signed: bool
-
-
-def first_conv_maps(net: Network, image: np.ndarray, limit: int = MAX_TILES) -> FeatureMaps | None:
-    """image (28, 28) in [0, 1] -> the first conv layer's feature maps, taken after the batch norm and
-    activation that follow it (before pooling); None for a network without a convolution.
-
-    Runs the first layers' forward passes (inference mode), so it touches their caches: call it on the
-    thread that owns ``net``."""
-    x = np.asarray(image, dtype=net.dtype).reshape(1, *net.input_shape)
-    stage: list[str] = []
-    for layer in net.layers:
-        if stage and layer.kind not in ("batchnorm", "relu", "sigmoid", "tanh"):
-            break
-        if not stage and layer.kind in ("dense", "flatten"):
-            return None
-        x = layer.forward(x, training=False)
-        if layer.kind == "conv2d" or stage:
-            stage.append(layer.kind)
-        if stage and layer.kind in ("relu", "sigmoid", "tanh"):
-            break
-    if not stage:
-        return None
-    maps = np.ascontiguousarray(x[0, :, :, :limit].transpose(2, 0, 1)).astype(np.float32)   # (F, H, W)
-    return FeatureMaps(maps, " > ".join(stage), signed=stage[-1] not in ("relu", "sigmoid"))
-
-
-TILE_FILL = (160, 160, 160)       # the grey between tiles: white (zero weight) tiles keep an edge
-
-
-def _grid_cols(n: int) -> int:
-    return n if n <= 8 else 8
-
-
-def _centred(rgb: np.ndarray, cell: int) -> np.ndarray:
-    """(h, w, 3) -> (cell, cell, 3): placed in the middle of a TILE_FILL square."""
-    out = np.empty((cell, cell, 3), np.uint8)
-    out[...] = TILE_FILL
-    h, w = rgb.shape[:2]
-    y, x = (cell - h) // 2, (cell - w) // 2
-    out[y:y + h, x:x + w] = rgb
-    return out
-
-
-def weights_rgb(tiles: np.ndarray, cell: int | None = None, pad: int = 2) -> np.ndarray:
-    """(K, h, w) signed weights -> one (H, W, 3) uint8 grid picture, 8 per row, each tile blue-white-red
-    on its own scale. With ``cell``, each tile is enlarged by a whole factor and centred in a cell x cell
-    square, so the grid lines up with a grid of cell x cell feature maps."""
-    rgb = [heatmap.diverging_rgb(t) for t in tiles]
-    if cell is not None:
-        k = max(tiles.shape[1:])
-        cell = max(cell, k)
-        rgb = [_centred(heatmap.upscale_nearest(t, max(1, cell // k)), cell) for t in rgb]
-    return heatmap.tile(rgb, _grid_cols(len(rgb)), pad, TILE_FILL)
-
-
-def maps_rgb(maps: np.ndarray, signed: bool, cell: int | None = None, pad: int = 2) -> np.ndarray:
-    """(F, H, W) feature maps -> one grid picture on a common scale: white on black (>= 0) or
-    blue-white-red (signed); 8 per row, each centred in a cell x cell square if ``cell`` is given."""
-    top = float(np.abs(maps).max()) if maps.size else 0.0
-    if signed:
-        rgb = [heatmap.diverging_rgb(m, vmax=top) for m in maps]
-    else:
-        rgb = [heatmap.grayscale_rgb(m, 0.0, top if top > 0 else 1.0) for m in maps]
-    if cell is not None:
-        rgb = [_centred(t, max(cell, *maps.shape[1:])) for t in rgb]
-    return heatmap.tile(rgb, _grid_cols(len(rgb)), pad, TILE_FILL)
 
 
 # ---- the words under the pictures -------------------------------------------------------------------
@@ -183,9 +64,9 @@ def explanation(method: str, digit: int | None, kind: str | None, imagined: expl
         which = f"the output for {digit}" if digit is not None else "each digit's output"
         target = str(digit) if digit is not None else "the digit"
         text = (f"<b>Back-projection</b>: {which} pushed backwards through the weights. "
-                f"<b style='color:#b2182b'>Red</b> pixels push toward {target}, "
-                f"<b style='color:#2166ac'>blue</b> pixels push away from it, white ones do not matter: "
-                f"a map of evidence, not a drawing.")
+                f"<b style='color:{heatmap.EVIDENCE_FOR}'>Red</b> pixels push toward {target}, "
+                f"<b style='color:{heatmap.EVIDENCE_AGAINST}'>blue</b> pixels push away from it, white ones do not "
+                f"matter: a map of evidence, not a drawing.")
         if kind == "dense":
             text += (" The speckle outside the dashed box (where MNIST digits are drawn) is noise: MNIST never "
                      "has ink there, so those weights never learned and keep their random start.")
@@ -440,9 +321,7 @@ class ImagineView(QWidget):
         self.hint = QLabel(NO_MODEL_TEXT)
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)
-        hf = QFont(self.font())
-        hf.setPointSizeF(hf.pointSizeF() * 1.4)
-        self.hint.setFont(hf)
+        self.hint.setFont(scaled_font(self.font(), 1.4))
         self.hint.setStyleSheet(f"color: {MUTED_TEXT};")
         self.outer = QStackedWidget()
         self.outer.addWidget(self.hint)
@@ -563,9 +442,7 @@ class ImagineView(QWidget):
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.RichText)
         self.explanation.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.05)
-        self.explanation.setFont(f)
+        self.explanation.setFont(scaled_font(self.font(), 1.05))
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(f"color: {WRONG_COLOR};")
@@ -774,7 +651,7 @@ class ImagineView(QWidget):
         if signed:
             return (-1.0, 1.0), heatmap.DIVERGING_LUT          # back-projections have max |v| = 1
         top = float(image.max())
-        return (0.0, top if top > 0 else 1.0), GRAY_LUT         # stretched: brightest pixel white
+        return (0.0, top if top > 0 else 1.0), heatmap.GRAY_LUT         # stretched: brightest pixel white
 
     @staticmethod
     def _verdict_html(r: explain.Imagined, short: bool) -> str:
@@ -803,15 +680,10 @@ class ImagineView(QWidget):
             bar.set_scale(heatmap.DIVERGING_LUT, -1.0, 1.0,
                           [(1.0, f"for {what}"), (0.0, "no effect"), (-1.0, f"against {what}")])
         else:
-            bar.set_scale(GRAY_LUT, 0.0, 1.0, [(1.0, "brightest"), (0.5, "ink"), (0.0, "no ink")])
+            bar.set_scale(heatmap.GRAY_LUT, 0.0, 1.0, [(1.0, "brightest"), (0.5, "ink"), (0.0, "no ink")])
 
     def _first_kind(self) -> str | None:
-        if self._model is None:
-            return None
-        for layer in self._model.net.layers:
-            if layer.kind in ("dense", "conv2d"):
-                return layer.kind
-        return None
+        return explain.first_layer_kind(self._model.net) if self._model is not None else None
 
     # ---- showing: first-layer tab -----------------------------------------------------------------------------
 
@@ -837,13 +709,10 @@ class FirstLayerPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.net: Network | None = None
-        self.first: FirstLayer | None = None
-        self.maps: FeatureMaps | None = None
+        self.first: explain.FirstLayer | None = None
+        self.maps: explain.FeatureMaps | None = None
         self.title = QLabel()
-        tf = QFont(self.font())
-        tf.setBold(True)
-        tf.setPointSizeF(tf.pointSizeF() * 1.1)
-        self.title.setFont(tf)
+        self.title.setFont(scaled_font(self.font(), 1.1, bold=True))
         self.weights_box = ImageBox(min_size=120)
         self.bar = ColorBar()
         self.bar.set_scale(heatmap.DIVERGING_LUT, -1.0, 1.0, [(1.0, "ink wanted"), (0.0, "0"), (-1.0, "ink unwanted")])
@@ -857,9 +726,7 @@ class FirstLayerPanel(QWidget):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.RichText)
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.05)
-        self.text.setFont(f)
+        self.text.setFont(scaled_font(self.font(), 1.05))
         top, bottom = QHBoxLayout(), QHBoxLayout()
         left = QVBoxLayout()                      # the colour bar, centred in a LEFT-wide column
         left.addWidget(self.bar, 0, Qt.AlignCenter)
@@ -894,7 +761,7 @@ class FirstLayerPanel(QWidget):
     def set_network(self, net: Network | None) -> None:
         """Show ``net``'s first-layer weights (once per model; they do not change while shown)."""
         self.net, self.maps = net, None
-        self.first = first_layer(net) if net is not None else None
+        self.first = explain.first_layer(net) if net is not None else None
         first = self.first
         self._show_maps(False)
         self.hint.setText("")
@@ -906,13 +773,14 @@ class FirstLayerPanel(QWidget):
             return
         shown = len(first.tiles)
         of = f" (the first {shown} of {first.total})" if shown < first.total else ""
-        self.weights_box.set_image(weights_rgb(first.tiles, self._cell()))
+        self.weights_box.set_image(heatmap.weights_rgb(first.tiles, self._cell()))
         if first.kind == "dense":
             self.title.setText(f"First layer: what each hidden unit looks for{of}")
             self.text.setText(
                 "Each square is one hidden unit: its 784 incoming weights laid out as the 28×28 picture. "
-                "Ink on a <b style='color:#b2182b'>red</b> pixel turns the unit up, ink on a "
-                "<b style='color:#2166ac'>blue</b> pixel turns it down; each square has its own scale. "
+                f"Ink on a <b style='color:{heatmap.EVIDENCE_FOR}'>red</b> pixel turns the unit up, ink on a "
+                f"<b style='color:{heatmap.EVIDENCE_AGAINST}'>blue</b> pixel turns it down; each square has its "
+                "own scale. "
                 "The speckled frame is where MNIST never has ink: those weights never changed from their "
                 "random start.")
             return
@@ -920,7 +788,8 @@ class FirstLayerPanel(QWidget):
         self.title.setText(f"First layer: {first.total} convolution filters of {k}×{k} pixels{of}")
         self.text.setText(
             "Each filter slides over the picture and responds where the ink matches its pattern "
-            "(<b style='color:#b2182b'>red</b>: ink wanted, <b style='color:#2166ac'>blue</b>: ink unwanted; "
+            f"(<b style='color:{heatmap.EVIDENCE_FOR}'>red</b>: ink wanted, "
+            f"<b style='color:{heatmap.EVIDENCE_AGAINST}'>blue</b>: ink unwanted; "
             "each filter on its own scale, enlarged).")
 
     def set_drawing(self, image: np.ndarray | None) -> None:
@@ -928,7 +797,7 @@ class FirstLayerPanel(QWidget):
         first = self.first
         if first is None or first.kind != "conv2d":
             return
-        self.maps = first_conv_maps(self.net, image) if image is not None else None
+        self.maps = explain.first_conv_maps(self.net, image) if image is not None else None
         if self.maps is None:
             self._show_maps(False)
             self.hint.setText("Draw a digit in the Draw view to see what each filter finds in it.")
@@ -936,7 +805,7 @@ class FirstLayerPanel(QWidget):
         self._show_maps(True)
         self.hint.setText("")
         self.input_box.set_image(np.asarray(image, np.float32).reshape(28, 28), (0.0, 1.0))
-        self.maps_box.set_image(maps_rgb(self.maps.maps, self.maps.signed, self._cell()))
+        self.maps_box.set_image(heatmap.maps_rgb(self.maps.maps, self.maps.signed, self._cell()))
         where = "brighter: stronger" if not self.maps.signed else "red: pattern found, blue: its opposite"
         self.maps_box.caption.setText(
             f"<span style='color:{MUTED_TEXT}'>below each filter: where it responds in your drawing "

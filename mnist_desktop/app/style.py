@@ -6,11 +6,15 @@ Strings are for style sheets and rich text (``f"color: {MUTED_TEXT}"``); QColors
 
     label.setFont(scaled_font(label.font(), 1.4, bold=True))
     label.setStyleSheet(f"color: {MUTED_TEXT};")
+    app.setWindowIcon(app_icon())                 # resources/icons/*.png, made from resources/mnist-desktop.svg
 """
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor, QFont, QIcon
+
+from mnist_desktop import shipped
 
 # ---- text and plots ---------------------------------------------------------------------------------------
 PLOT_BACKGROUND = "w"
@@ -53,3 +57,14 @@ def scaled_font(base: QFont, factor: float = 1.0, bold: bool = False) -> QFont:
     if bold:
         f.setBold(True)
     return f
+
+
+def app_icon() -> QIcon:
+    """The application icon at every size shipped (resources/icons/mnist-desktop-<N>.png); an empty icon
+    if the resources are missing."""
+    icon = QIcon()
+    for path in shipped.icon_files():
+        if path.suffix == ".png":
+            n = int(path.stem.rsplit("-", 1)[-1])
+            icon.addFile(str(path), QSize(n, n))
+    return icon

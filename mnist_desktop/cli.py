@@ -16,10 +16,13 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mnist_desktop import __version__
+
     parser = argparse.ArgumentParser(
         prog="mnist-desktop",
         description="Draw digits, train networks and look inside them. Without a subcommand, opens the window.",
     )
+    parser.add_argument("--version", action="version", version=f"mnist-desktop {__version__}")
     parser.add_argument("--model", metavar="PATH", help="model to open in the window (default: the shipped CNN)")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window offscreen, save a PNG and exit")
     parser.add_argument("--view", metavar="NAME", default=None, help="view to show first (draw, train, imagine, evaluate)")

@@ -30,6 +30,9 @@
 ``saliency`` -- |d score / d pixel| for one real image: which pixels of *this* drawing the decision is most
     sensitive to (the Draw view's overlay).
 
+``first_layer`` / ``first_conv_maps`` -- the first layer as pictures: an MLP's hidden units as 28x28
+    weight images, a CNN's filters, and what each filter finds in one image (its feature maps).
+
 ``feed_back`` classifies an imagined image (see ``as_input`` for how a signed back-projection becomes a
 valid input), and ``imagine_all`` does both for the ten digits at once.
 
@@ -49,6 +52,7 @@ from .preprocess import Preprocessed, net_map_to_input
 
 METHODS = ("backproject", "maximize")
 IMAGE_SHAPE = (28, 28)
+FIRST_LAYER_LIMIT = 64   # first-layer units / filters returned by first_layer and first_conv_maps
 
 # Defaults of ``maximize``, tuned by eye on a 784-128-128-10 ReLU MLP (98.1% test accuracy) and a small
 # CNN (conv 8@5x5, pool, conv 16@5x5, pool, fc 64; 98.6%): l2 0.05 leaves about as much ink as an MNIST
@@ -381,3 +385,85 @@ def imagine_all(net: Network, method: str = "backproject", **kw) -> list[Imagine
         raise ValueError(f"unknown method {method!r} (expected one of {', '.join(METHODS)})")
     probs = net.predict_proba(np.stack([as_input(im) for im in images]).reshape(len(digits), -1))
     return [Imagined(int(d), method, images[d], probs[d], int(np.argmax(probs[d]))) for d in digits]
+
+
+# ---- the first layer, as pictures ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FirstLayer:
+    """The first weighted layer, as pictures.
+
+    kind: "dense" (tiles are 28x28: unit j's 784 incoming weights) or "conv2d" (tiles are k x k filters).
+    tiles: (K, h, w) float32, signed, K = min(total, limit). total: units or filters in the layer.
+    index: the layer's position in ``net.layers``.
+    """
+
+    kind: str
+    tiles: np.ndarray
+    total: int
+    index: int
+
+
+def first_layer(net: Network, limit: int = FIRST_LAYER_LIMIT) -> FirstLayer | None:
+    """The first dense or conv2d layer's weights as (K, h, w) tiles; None if they are not pictures
+    (a dense layer whose input is not 28x28 pixels, a convolution over more than one channel)."""
+    for i, layer in enumerate(net.layers):
+        if layer.kind == "dense":
+            W = layer.params["W"]                                  # (n_in, units)
+            if W.shape[0] != 784:
+                return None
+            return FirstLayer("dense", np.ascontiguousarray(W[:, :limit].T).reshape(-1, 28, 28).astype(np.float32),
+                              W.shape[1], i)
+        if layer.kind == "conv2d":
+            W = layer.params["W"]                                  # (k, k, C, F)
+            if W.shape[2] != 1:
+                return None
+            return FirstLayer("conv2d", np.ascontiguousarray(W[:, :, 0, :limit].transpose(2, 0, 1)).astype(np.float32),
+                              W.shape[3], i)
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureMaps:
+    """What the first convolution's filters find in one image.
+
+    maps: (F, H, W) float32, one map per filter. stage: the layers they come out of, e.g.
+    "conv2d > batchnorm > relu" (the maps the next layer receives). signed: False after a ReLU.
+    """
+
+    maps: np.ndarray
+    stage: str
+    signed: bool
+
+
+def first_conv_maps(net: Network, image: np.ndarray, limit: int = FIRST_LAYER_LIMIT) -> FeatureMaps | None:
+    """image (28, 28) in [0, 1] -> the first conv layer's feature maps, taken after the batch norm and
+    activation that follow it (before pooling); None for a network without a convolution.
+
+    Runs the first layers' forward passes (inference mode), so it touches their caches: call it on the
+    thread that owns ``net``."""
+    x = np.asarray(image, dtype=net.dtype).reshape(1, *net.input_shape)
+    stage: list[str] = []
+    for layer in net.layers:
+        if stage and layer.kind not in ("batchnorm", "relu", "sigmoid", "tanh"):
+            break
+        if not stage and layer.kind in ("dense", "flatten"):
+            return None
+        x = layer.forward(x, training=False, keep=False)
+        if layer.kind == "conv2d" or stage:
+            stage.append(layer.kind)
+        if stage and layer.kind in ("relu", "sigmoid", "tanh"):
+            break
+    if not stage:
+        return None
+    maps = np.ascontiguousarray(x[0, :, :, :limit].transpose(2, 0, 1)).astype(np.float32)   # (F, H, W)
+    return FeatureMaps(maps, " > ".join(stage), signed=stage[-1] not in ("relu", "sigmoid"))
+
+
+def first_layer_kind(net: Network) -> str | None:
+    """"dense" or "conv2d": the kind of the first weighted layer (None if there is none)."""
+    for layer in net.layers:
+        if layer.kind in ("dense", "conv2d"):
+            return layer.kind
+    return None

@@ -1,10 +1,13 @@
-"""Pictures from arrays, NumPy only: colour maps, tiling, nearest upscaling, a tiny pixel font, PNG files.
+"""Pictures from arrays, NumPy only: colour maps, tiling, nearest upscaling, weight and feature-map grids,
+confusion-matrix colours, a tiny pixel font, PNG files.
 
 The command line and the Qt views share these, so a heatmap looks the same in a PNG and on screen:
 
     rgb = diverging_rgb(evidence)              # (28, 28) signed -> (28, 28, 3) uint8, blue < 0 < red
     big = upscale_nearest(rgb, 8)              # (224, 224, 3)
     write_png("three.png", big)                # atomic, no Qt needed
+    grid = weights_rgb(explain.first_layer(net).tiles)   # (H, W, 3): the first layer's weights, 8 per row
+    colors = confusion_colors(conf)            # (10, 10) counts -> (10, 10, 3): green diagonal, red mistakes
 
 Images are row-major (row 0 at the top), like every array in the project.
 """
@@ -43,6 +46,8 @@ def _make_lut(anchors: np.ndarray, size: int) -> np.ndarray:
 
 
 DIVERGING_LUT = _make_lut(_DIVERGING_ANCHORS, _LUT_SIZE)  # (255, 3) uint8; row 127 is white
+EVIDENCE_FOR, EVIDENCE_AGAINST = "#b2182b", "#2166ac"     # the map's red and blue, for words about it
+GRAY_LUT = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)   # (256, 3) black -> white
 
 
 def diverging_rgb(values: np.ndarray, vmax: float | None = None) -> np.ndarray:
@@ -134,6 +139,80 @@ def tile(images, cols: int, pad: int = 1, fill=0) -> np.ndarray:
         y, x = pad + r * (h + pad), pad + c * (w + pad)
         out[y:y + h, x:x + w] = im
     return out
+
+
+# ---- grids of weights and feature maps ------------------------------------------------------------
+
+TILE_FILL = (160, 160, 160)       # the grey between tiles: white (zero weight) tiles keep an edge
+
+
+def _grid_cols(n: int) -> int:
+    return n if n <= 8 else 8
+
+
+def _centred(rgb: np.ndarray, cell: int) -> np.ndarray:
+    """(h, w, 3) -> (cell, cell, 3): placed in the middle of a TILE_FILL square."""
+    out = np.empty((cell, cell, 3), np.uint8)
+    out[...] = TILE_FILL
+    h, w = rgb.shape[:2]
+    y, x = (cell - h) // 2, (cell - w) // 2
+    out[y:y + h, x:x + w] = rgb
+    return out
+
+
+def weights_rgb(tiles: np.ndarray, cell: int | None = None, pad: int = 2) -> np.ndarray:
+    """(K, h, w) signed weights -> one (H, W, 3) uint8 grid picture, 8 per row, each tile blue-white-red
+    on its own scale. With ``cell``, each tile is enlarged by a whole factor and centred in a cell x cell
+    square, so the grid lines up with a grid of cell x cell feature maps."""
+    rgb = [diverging_rgb(t) for t in tiles]
+    if cell is not None:
+        k = max(tiles.shape[1:])
+        cell = max(cell, k)
+        rgb = [_centred(upscale_nearest(t, max(1, cell // k)), cell) for t in rgb]
+    return tile(rgb, _grid_cols(len(rgb)), pad, TILE_FILL)
+
+
+def maps_rgb(maps: np.ndarray, signed: bool, cell: int | None = None, pad: int = 2) -> np.ndarray:
+    """(F, H, W) feature maps -> one grid picture on a common scale: white on black (>= 0) or
+    blue-white-red (signed); 8 per row, each centred in a cell x cell square if ``cell`` is given."""
+    top = float(np.abs(maps).max()) if maps.size else 0.0
+    if signed:
+        rgb = [diverging_rgb(m, vmax=top) for m in maps]
+    else:
+        rgb = [grayscale_rgb(m, 0.0, top if top > 0 else 1.0) for m in maps]
+    if cell is not None:
+        rgb = [_centred(t, max(cell, *maps.shape[1:])) for t in rgb]
+    return tile(rgb, _grid_cols(len(rgb)), pad, TILE_FILL)
+
+
+# ---- confusion-matrix colours ----------------------------------------------------------------------
+
+CONFUSION_ZERO = (247, 247, 247)                                  # a zero cell: light grey
+_MISTAKE = (np.array([254, 224, 210], np.float64), np.array([165, 15, 21], np.float64))   # light -> dark red
+_RIGHT = (np.array([199, 233, 192], np.float64), np.array([0, 109, 44], np.float64))      # light -> dark green
+
+
+def confusion_colors(conf: np.ndarray) -> np.ndarray:
+    """(K, K) counts -> (K, K, 3) uint8 cell colours: the diagonal green, mistakes red, each on a log scale
+    against its own largest count (log(1 + c) / log(1 + max)), so 1 mistake is visible beside 50; zero
+    cells light grey."""
+    c = np.asarray(conf, np.float64)
+    K = c.shape[0]
+    diag = np.eye(K, dtype=bool)
+    out = np.empty((K, K, 3))
+    for mask, (lo, hi) in ((diag, _RIGHT), (~diag, _MISTAKE)):
+        top = c[mask].max() if mask.any() else 0.0
+        t = np.log1p(c) / np.log1p(top) if top > 0 else np.zeros_like(c)
+        # the lightest shade starts at 0.15 of the way, so a count of 1 is not mistaken for zero
+        shade = lo + (0.15 + 0.85 * t)[..., None] * (hi - lo)
+        out[mask] = shade[mask]
+    out[c == 0] = CONFUSION_ZERO
+    return np.round(out).astype(np.uint8)
+
+
+def dark_cells(colors: np.ndarray) -> np.ndarray:
+    """(K, K, 3) uint8 -> (K, K) bool: cells dark enough for white text (BT.601 luma < 150)."""
+    return colors.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) < 150
 
 
 # ---- a 3x5 pixel font (digits and a few signs), so labels need no font files --------------------

@@ -1,12 +1,37 @@
-"""Where the shipped models live (inside the package, so a wheel install finds them too)."""
+"""What ships with the app: the trained models and the resources (icon, desktop entry, example drawings).
+
+Both are found beside the package, so a wheel install finds them too:
+
+    mnist_desktop/models/       cnn.npz (the default), mlp.npz, README.md
+    resources/                  in the checkout; mnist_desktop/resources/ inside the wheel
+        mnist-desktop.svg       the application icon; icons/mnist-desktop-<N>.png its PNG sizes
+        mnist-desktop.desktop   the freedesktop menu entry
+        examples/digit-<d>.json one drawing of each digit (File › Try an example)
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+PACKAGE_DIR = Path(__file__).resolve().parent
+MODELS_DIR = PACKAGE_DIR / "models"
 DEFAULT_MODEL = "cnn.npz"
 FALLBACK_MODELS = ("cnn.npz", "mlp.npz")
+
+
+def _resources_dir() -> Path:
+    """mnist_desktop/resources in an installed wheel, else the checkout's top-level resources/."""
+    for folder in (PACKAGE_DIR / "resources", PACKAGE_DIR.parent / "resources"):
+        if (folder / "mnist-desktop.svg").is_file():
+            return folder
+    return PACKAGE_DIR.parent / "resources"
+
+
+RESOURCES_DIR = _resources_dir()
+ICON_SVG = RESOURCES_DIR / "mnist-desktop.svg"
+DESKTOP_FILE = RESOURCES_DIR / "mnist-desktop.desktop"
+EXAMPLES_DIR = RESOURCES_DIR / "examples"
 
 
 def shipped_models() -> list[Path]:
@@ -22,3 +47,20 @@ def default_model_path() -> Path | None:
             return MODELS_DIR / name
     models = shipped_models()
     return models[0] if models else None
+
+
+def icon_files() -> list[Path]:
+    """The application icon: the SVG, then its PNG sizes from small to large (those present)."""
+    pngs = sorted((RESOURCES_DIR / "icons").glob("mnist-desktop-*.png"),
+                  key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    return [p for p in [ICON_SVG, *pngs] if p.is_file()]
+
+
+def example_drawings() -> dict[int, Path]:
+    """digit -> the shipped example drawing of it (File › Try an example), in digit order."""
+    found = {}
+    for path in sorted(EXAMPLES_DIR.glob("digit-*.json")):
+        m = re.fullmatch(r"digit-(\d)", path.stem)
+        if m:
+            found[int(m.group(1))] = path
+    return found

@@ -7,9 +7,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path_factory):
-    """Point the app's QSettings (INI, user scope) at a fresh folder, so no test reads or writes the
-    user's real settings. Yields the folder (None where PySide6 is not installed)."""
+def isolated_settings(tmp_path_factory, monkeypatch):
+    """Point the app's QSettings (INI, user scope) at a fresh folder, and its data folder (app_data_dir:
+    QStandardPaths reads $XDG_DATA_HOME) at another, so no test reads or writes the user's real settings
+    or files. Yields the settings folder (None where PySide6 is not installed)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     try:
         from PySide6.QtCore import QSettings
     except ImportError:  # engine-only environments

@@ -12,7 +12,6 @@ from PySide6.QtCore import QPoint, Qt
 from mnist_desktop import evaluation
 from mnist_desktop.app import evaluate_view
 from mnist_desktop.app.evaluate_view import K_DATA_DIR, EvaluateView
-from mnist_desktop.app.evaluate_widgets import confusion_colors, dark_cells
 from mnist_desktop.app.main_window import MainWindow, app_settings
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.data import load_dataset
@@ -145,22 +144,6 @@ def test_a_crowded_cell_shows_the_first_digits_and_says_so(view, state, save_mod
     view.select_cell(int(t), int(p))
     assert view.gallery.count() == 5
     assert "The first 5 of" in view.gallery_note.text()
-
-
-def test_confusion_colours_set_mistakes_apart_and_show_single_ones():
-    conf = np.array([[50, 1, 0], [20, 40, 3], [0, 0, 45]])
-    rgb = confusion_colors(conf).astype(int)
-    assert rgb.shape == (3, 3, 3) and confusion_colors(conf).dtype == np.uint8
-    green = lambda c: c[1] > c[0]                      # noqa: E731
-    assert all(green(rgb[i, i]) for i in range(3))                     # the diagonal is green
-    assert not green(rgb[1, 0]) and not green(rgb[0, 1])               # mistakes are red
-    assert tuple(rgb[0, 2]) == tuple(rgb[2, 0]) == (247, 247, 247)     # zero: neutral
-    assert tuple(rgb[0, 1]) != (247, 247, 247)                         # one mistake shows
-    # log scale: 3 is well on the way from 1 to 20 (linear: 2/19 of it; log: 29%)
-    darkness = lambda c: 765 - c.sum()                 # noqa: E731
-    assert darkness(rgb[0, 1]) < darkness(rgb[1, 2]) < darkness(rgb[1, 0])
-    assert darkness(rgb[1, 2]) - darkness(rgb[0, 1]) > 0.2 * (darkness(rgb[1, 0]) - darkness(rgb[0, 1]))
-    assert dark_cells(confusion_colors(conf))[1, 0] and not dark_cells(confusion_colors(conf))[0, 2]
 
 
 # ---- cache and model changes ------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""explain.py (back-projection, activation maximisation, saliency, feed-back) and heatmap.py (colour maps,
-tiling, the pixel font, the PNG writer)."""
+"""explain.py (back-projection, activation maximisation, saliency, feed-back, the first layer as pictures)
+and heatmap.py (colour maps, tiling, weight grids, confusion colours, the pixel font, the PNG writer)."""
 
 import gzip
 import struct
@@ -14,6 +14,8 @@ import pytest
 from mnist_desktop import explain, heatmap
 from mnist_desktop.engine import Network, TrainConfig, Trainer
 from mnist_desktop.engine.presets import mlp
+from mnist_desktop.explain import first_conv_maps, first_layer
+from mnist_desktop.heatmap import confusion_colors, dark_cells
 
 
 def _net(arch, seed=0, dtype=np.float64):
@@ -531,3 +533,86 @@ def test_heat_rgba_is_transparent_at_zero_and_warm_at_one():
     assert 0 < rgba[0, 1, 3] < rgba[0, 2, 3]
     r, g, b = (int(x) for x in rgba[0, 2, :3])
     assert r >= g >= b                                            # warm: red/yellow, never blue
+
+
+# ---- the first layer as pictures (explain) and their grids (heatmap) ------------------------------------
+
+TINY_CNN = {"input_shape": [784], "loss": "ce", "layers": [
+    {"type": "reshape", "shape": [28, 28, 1]},
+    {"type": "conv2d", "filters": 4, "kernel": 5},
+    {"type": "relu"},
+    {"type": "maxpool2d", "size": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "init": "xavier"},
+]}
+
+
+def test_first_layer_of_an_mlp_and_a_cnn_are_their_weights():
+    net = Network.from_architecture(mlp([784, 100, 10]), rng=np.random.default_rng(7))
+    first = first_layer(net)
+    assert first.kind == "dense" and first.tiles.shape == (64, 28, 28) and first.total == 100 and first.index == 0
+    np.testing.assert_array_equal(first.tiles[5], net.layers[0].params["W"][:, 5].reshape(28, 28))
+    assert first_layer(net, limit=10).tiles.shape == (10, 28, 28)
+    cnn = Network.from_architecture(TINY_CNN, rng=np.random.default_rng(8))
+    first = first_layer(cnn)
+    assert first.kind == "conv2d" and first.tiles.shape == (4, 5, 5) and first.index == 1
+    np.testing.assert_array_equal(first.tiles[2], cnn.layers[1].params["W"][:, :, 0, 2])
+    assert explain.first_layer_kind(cnn) == "conv2d" and explain.first_layer_kind(net) == "dense"
+
+
+def test_first_conv_maps_are_the_convolution_after_its_activation():
+    cnn = Network.from_architecture(TINY_CNN, rng=np.random.default_rng(8))
+    W, b = cnn.layers[1].params["W"], cnn.layers[1].params["b"]
+    image = np.zeros((28, 28), np.float32)
+    image[6:22, 12:16] = 1.0
+    maps = first_conv_maps(cnn, image)
+    assert maps.maps.shape == (4, 24, 24) and maps.stage == "conv2d > relu" and not maps.signed
+    f = 3
+    by_hand = np.array([[np.sum(image[i:i + 5, j:j + 5] * W[:, :, 0, f]) + b[f] for j in range(24)] for i in range(24)])
+    np.testing.assert_allclose(maps.maps[f], np.maximum(by_hand, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_first_layer_helpers_on_other_shapes():
+    assert first_layer(Network.from_architecture(mlp([100, 10]), rng=np.random.default_rng(0))) is None
+    assert first_conv_maps(Network.from_architecture(mlp([784, 10]), rng=np.random.default_rng(0)),
+                           np.zeros((28, 28))) is None
+    same = dict(TINY_CNN, layers=[TINY_CNN["layers"][0],
+                                  {"type": "conv2d", "filters": 3, "kernel": 3, "padding": "same"},
+                                  {"type": "flatten"}, {"type": "dense", "units": 10}])
+    maps = first_conv_maps(Network.from_architecture(same, rng=np.random.default_rng(0)), np.ones((28, 28)))
+    assert maps.maps.shape == (3, 28, 28) and maps.signed and maps.stage == "conv2d"
+
+
+def test_weight_and_map_grids_line_up_filter_over_map():
+    tiles = np.random.default_rng(0).standard_normal((16, 28, 28)).astype(np.float32)
+    grid = heatmap.weights_rgb(tiles)
+    assert grid.shape == (2 * 28 + 3 * 2, 8 * 28 + 9 * 2, 3) and grid.dtype == np.uint8
+    assert tuple(grid[0, 0]) == heatmap.TILE_FILL
+    np.testing.assert_array_equal(grid[2:30, 2:30], heatmap.diverging_rgb(tiles[0]))     # each on its own scale
+    filters = np.random.default_rng(1).standard_normal((4, 5, 5))
+    maps = np.abs(np.random.default_rng(2).standard_normal((4, 24, 24)))
+    wgrid, mgrid = heatmap.weights_rgb(filters, cell=24), heatmap.maps_rgb(maps, signed=False, cell=24)
+    assert wgrid.shape == mgrid.shape == (24 + 2 * 2, 4 * 24 + 5 * 2, 3)
+    # a 5x5 filter is enlarged 4x (20x20) and centred in its 24x24 cell
+    np.testing.assert_array_equal(wgrid[2 + 2:2 + 22, 2 + 2:2 + 22], heatmap.upscale_nearest(heatmap.diverging_rgb(filters[0]), 4))
+    # unsigned maps: white on black on one common scale (the largest value of all is white)
+    top = np.unravel_index(np.argmax(maps), maps.shape)
+    assert tuple(mgrid[2 + top[1], 2 + top[0] * 26 + top[2]]) == (255, 255, 255)
+    signed = heatmap.maps_rgb(maps - maps.mean(), signed=True)
+    assert signed.shape == (24 + 2 * 2, 4 * 24 + 5 * 2, 3)
+
+
+def test_confusion_colours_set_mistakes_apart_and_show_single_ones():
+    conf = np.array([[50, 1, 0], [20, 40, 3], [0, 0, 45]])
+    rgb = confusion_colors(conf).astype(int)
+    assert rgb.shape == (3, 3, 3) and confusion_colors(conf).dtype == np.uint8
+    green = lambda c: c[1] > c[0]                      # noqa: E731
+    assert all(green(rgb[i, i]) for i in range(3))                     # the diagonal is green
+    assert not green(rgb[1, 0]) and not green(rgb[0, 1])               # mistakes are red
+    assert tuple(rgb[0, 2]) == tuple(rgb[2, 0]) == (247, 247, 247)     # zero: neutral
+    assert tuple(rgb[0, 1]) != (247, 247, 247)                         # one mistake shows
+    # log scale: 3 is well on the way from 1 to 20 (linear: 2/19 of it; log: 29%)
+    darkness = lambda c: 765 - c.sum()                 # noqa: E731
+    assert darkness(rgb[0, 1]) < darkness(rgb[1, 2]) < darkness(rgb[1, 0])
+    assert darkness(rgb[1, 2]) - darkness(rgb[0, 1]) > 0.2 * (darkness(rgb[1, 0]) - darkness(rgb[0, 1]))
+    assert dark_cells(confusion_colors(conf))[1, 0] and not dark_cells(confusion_colors(conf))[0, 2]

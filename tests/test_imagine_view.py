@@ -8,7 +8,7 @@ from PySide6.QtGui import QImage
 
 from mnist_desktop import cli, explain
 from mnist_desktop.app import imagine_view
-from mnist_desktop.app.imagine_view import ImagineView, explanation, first_conv_maps, first_layer
+from mnist_desktop.app.imagine_view import ImagineView, explanation
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.presets import mlp
@@ -243,17 +243,6 @@ def test_first_layer_of_a_cnn_shows_filters_and_what_they_find_in_the_drawing(vi
     # filters are drawn in cells as big as a map, so filter i sits above map i
     assert panel.weights_box.image.shape == panel.maps_box.image.shape == (24 + 2 * 2, 4 * 24 + 5 * 2, 3)
     np.testing.assert_array_equal(panel.input_box.image, image)
-
-
-def test_first_layer_helpers_on_other_shapes():
-    assert first_layer(Network.from_architecture(mlp([100, 10]), rng=np.random.default_rng(0))) is None
-    assert first_conv_maps(Network.from_architecture(mlp([784, 10]), rng=np.random.default_rng(0)),
-                           np.zeros((28, 28))) is None
-    same = dict(TINY_CNN, layers=[TINY_CNN["layers"][0],
-                                  {"type": "conv2d", "filters": 3, "kernel": 3, "padding": "same"},
-                                  {"type": "flatten"}, {"type": "dense", "units": 10}])
-    maps = first_conv_maps(Network.from_architecture(same, rng=np.random.default_rng(0)), np.ones((28, 28)))
-    assert maps.maps.shape == (3, 28, 28) and maps.signed and maps.stage == "conv2d"
 
 
 # ---- no model, odd models, the window --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The models shipped in mnist_desktop/models/: present, loadable, the CNN the default, and good.
 
 The accuracy bars here are for the committed 1,000-digit test subset (tests/data), which the shipped
-models never trained on; the full 10,000-digit figures are in models/README.md.
+models never trained on; the full 10,000-digit figures are in mnist_desktop/models/README.md.
 """
 
 import shutil
@@ -55,21 +55,41 @@ def test_the_models_readme_gives_each_models_command():
 
 
 def test_a_built_wheel_carries_the_shipped_models(tmp_path):
-    """`pip install .` (not editable) must find the models: they are package data in the wheel."""
+    """`pip install .` (not editable) must find the models: they are package data in the wheel. Built
+    offline (no build isolation, no index) with the environment's setuptools, as the test extra pins it."""
     source = tmp_path / "src"          # a copy, so the build leaves nothing (build/, egg-info) in the checkout
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "mnist_desktop", source / "mnist_desktop",
-                    ignore=shutil.ignore_patterns("__pycache__", ".*.tmp"))
-    # built as `pip install .` builds it: in an isolated environment with the build-system requirements
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-                             str(source)], capture_output=True, text=True, timeout=600)
+    for folder in ("mnist_desktop", "resources"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", ".*.tmp"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                             "-q", "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     wheel = next(tmp_path.glob("mnist_desktop-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in [*BARS, "README.md"]:
         assert f"mnist_desktop/models/{name}" in names
+    # the resources folder travels inside the package, the licence in the metadata
+    for path in [shipped.ICON_SVG, shipped.DESKTOP_FILE, *shipped.icon_files(), *shipped.example_drawings().values()]:
+        assert f"mnist_desktop/resources/{path.relative_to(shipped.RESOURCES_DIR).as_posix()}" in names
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    metadata = zipfile.ZipFile(wheel).read(meta).decode()
+    assert "License-Expression: MIT" in metadata and any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    # every package folder of the source is in the wheel (pyproject lists them by hand)
+    packages = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "mnist_desktop").rglob("__init__.py")}
+    for package in packages:
+        assert f"{package}/__init__.py" in names, f"{package} is missing from [tool.setuptools] packages"
+    # installed from the wheel, the package finds its models and resources inside itself
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True, timeout=600)
+    code = ("from mnist_desktop import shipped; print(shipped.RESOURCES_DIR); print(shipped.default_model_path());"
+            "print(len(shipped.example_drawings()), len(shipped.icon_files()))")
+    out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {code}"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split("\n")
+    assert out[0] == str(target / "mnist_desktop" / "resources") and out[1].startswith(str(target))
+    assert out[2] == f"10 {len(shipped.icon_files())}"
 
 
 def test_the_shipped_mlp_imagines_every_digit_so_that_it_reads_it_back():

@@ -25,6 +25,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from mnist_desktop.app.imageio import paint_strokes, render_drawing
+from mnist_desktop.app.style import OVERLAY_DIM
 from mnist_desktop.drawing import Drawing
 
 Point = tuple[float, float]
@@ -34,7 +35,6 @@ DEFAULT_PEN_WIDTH = 18.0  # like the drawn-digit files
 PEN_WIDTH_RANGE = (4.0, 40.0)
 UNDO_LIMIT = 200
 DISPLAY_LIMIT = 1600      # opened images are shown from a copy at most this large
-OVERLAY_DIM = QColor(0, 0, 0, 140)  # under an overlay (canvas and 28x28 pane), white ink shows as mid grey
 
 
 def _qimage_from_pixels(pixels: np.ndarray) -> QImage:

@@ -19,12 +19,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHB
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.state import K_DATA_DIR, setting
-from mnist_desktop.app.widgets import MUTED_TEXT
+from mnist_desktop.app.style import ERROR_COLOR, MUTED_TEXT
 from mnist_desktop.app.worker import DownloadProgress, DownloadWorker, start_worker, stop_thread
 from mnist_desktop.data import DATASETS, find_dataset, get_info
 
 K_FORM = "train/"              # prefix of the Train view's form keys
-ERROR_COLOR = "#c62828"
 DATASET_TITLES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothing)"}
 
 

@@ -12,10 +12,9 @@ wrong, how robust is it, and how does it compare with another model?
     Compare       a second model file on the same digits: both accuracies, and the digits one gets
                   right and the other wrong, both ways
 
-Work and threads. Every pass over the test set runs in a worker thread on a copy of the network
-(``_run_job``; the pattern of imagine_view: a cancel Event checked between batches of 1,000, progress
-and results delivered as queued signals). A new model cancels the running jobs and ignores what they
-still deliver. Results are kept in an ``evaluation.EvaluationCache`` keyed by model file (path, size,
+Work and threads. Every pass over the test set is a job on the view's ``JobRunner`` (app/jobs.py) and
+runs on a copy of the network: cancel checked between batches, progress and results delivered as
+queued signals. A new model cancels the running jobs; whatever they still deliver is dropped. Results are kept in an ``evaluation.EvaluationCache`` keyed by model file (path, size,
 modification time) and test set (folder and damage), so switching views or models back is instant.
 Nothing is computed while the view is hidden; showing it catches up.
 
@@ -27,30 +26,28 @@ a "Choose folder…" button.
     view.digit_chosen.connect(lambda image, label: ...)     # (28, 28) float32 in [0, 1], true label
     view.select_cell(4, 9)                                  # the 4s read as 9s, in the gallery
     view.prepare_screenshot()                               # waits (bounded) for the evaluation
+    view.shutdown()                                         # cancel the jobs, wait (bounded) for their threads
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from mnist_desktop import evaluation, shipped
-from mnist_desktop.app.evaluate_widgets import (ACCENT, THUMB_SCALE, WRONG_COLOR, AccuracyHeader, ConfusionMatrix,
-                                                DigitGallery, LabelledSlider, PerClassChart, muted_label,
-                                                title_label)
+from mnist_desktop.app.evaluate_widgets import (THUMB_SCALE, AccuracyHeader, ConfusionMatrix, DigitGallery,
+                                                LabelledSlider, PerClassChart, muted_label, title_label)
+from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.state import K_DATA_DIR, MODEL_FILTER, AppState, LoadedModel, ModelFileError, setting
-from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND
-from mnist_desktop.data import Dataset, find_dataset, load_dataset, search_path
+from mnist_desktop.app.style import (ACCENT, GRID_LINE, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND, WRONG_COLOR,
+                                     scaled_font)
+from mnist_desktop.data import Dataset, DatasetError, find_dataset, load_dataset, search_path
 from mnist_desktop.evaluation import Comparison, Damage, Evaluation, EvaluationCache, RotationCurve
 
 DATASET = "mnist"
@@ -63,64 +60,30 @@ SAMPLES = 10                         # damaged digits shown under the sliders
 OPEN_TEXT = "Open…"
 NO_MODEL_TEXT = "No model loaded.\nOpen one with File › Open model… (Ctrl+M), or pick one in the Draw view."
 
-# ---- the worker ---------------------------------------------------------------------------------------------
-
-
-class _JobSignals(QObject):
-    """Emitted from the worker thread; delivered queued on the UI thread."""
-
-    progress = Signal(object, int, int)        # job, done, total
-    finished = Signal(object, object, object)  # job, result (None if cancelled), error text or None
-
-
-@dataclass(eq=False)
-class _Job:
-    kind: str                                  # "main", "damage", "curve", "compare"
-    work: Callable                             # work(progress, should_stop) -> result
-    generation: int                            # the view's model generation when the job started
-    signals: _JobSignals
-    cancel: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    started: float = 0.0
-    info: dict = field(default_factory=dict)   # what the job is about (model path, damage, ...)
-
-
-def _run_job(job: _Job) -> None:
-    """Worker thread: run ``job.work``; report progress and the result; never raises."""
-    result, error = None, None
-    try:
-        result = job.work(lambda done, total: _emit(job.signals.progress, job, done, total), job.cancel.is_set)
-    except Exception as exc:  # reported in the view, never raised in a thread
-        error = f"{type(exc).__name__}: {exc}"
-    if job.cancel.is_set():
-        result = None
-    _emit(job.signals.finished, job, result, error)
-
-
-def _emit(signal, *args) -> None:
-    try:
-        signal.emit(*args)
-    except RuntimeError:  # the view is gone (application closing)
-        pass
+# ---- the work (on a JobRunner's thread) ------------------------------------------------------------------
 
 
 def _evaluate_work(net, data_dir, damage: Damage):
     """The work of one pass: load the test set (memoised by ``load_dataset``), damage it, evaluate.
-    -> (Dataset, Evaluation or None if cancelled)."""
-    def work(progress, should_stop):
+    -> (Dataset, Evaluation or None if cancelled). Progress: job.report(done, total)."""
+    def work(job: Job):
         ds = load_dataset(DATASET, data_dir, test_only=True)
         x = evaluation.damage(ds.x_test, damage)
         return ds, evaluation.evaluate(net, x, ds.y_test, batch_size=EVAL_BATCH, workers=EVAL_WORKERS,
-                                       progress=progress, should_stop=should_stop)
+                                       progress=job.report, should_stop=job.is_cancelled)
     return work
 
 
 def _curve_work(net, data_dir):
-    def work(progress, should_stop):
+    def work(job: Job):
         ds = load_dataset(DATASET, data_dir, test_only=True)
         return evaluation.rotation_curve(net, ds.x_test, ds.y_test, ROTATION_ANGLES, batch_size=EVAL_BATCH,
-                                         workers=EVAL_WORKERS, progress=progress, should_stop=should_stop)
+                                         workers=EVAL_WORKERS, progress=job.report, should_stop=job.is_cancelled)
     return work
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 # ---- the view ---------------------------------------------------------------------------------------------------
@@ -147,7 +110,6 @@ class EvaluateView(QWidget):
         self.settings = settings
         self.cache = cache if cache is not None else EvaluationCache()
         self._model: LoadedModel | None = None
-        self._generation = 0
         self._data: Dataset | None = None
         self._folder: Path | None = None
         self._evaluation: Evaluation | None = None
@@ -157,8 +119,11 @@ class EvaluateView(QWidget):
         self._other_eval: Evaluation | None = None
         self._comparison: Comparison | None = None
         self._cell: tuple[int, int] | None = None
-        self._jobs: dict[str, _Job] = {}
         self._error: str | None = None
+        self.jobs = JobRunner(self, name="evaluate")
+        self.jobs.progressed.connect(self._on_job_progressed)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.jobs.busy_changed.connect(self.busy_changed)
 
         self.header = AccuracyHeader()
         self.tabs = QTabWidget()
@@ -176,9 +141,7 @@ class EvaluateView(QWidget):
         self.hint = QLabel(NO_MODEL_TEXT)
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)
-        hf = QFont(self.font())
-        hf.setPointSizeF(hf.pointSizeF() * 1.4)
-        self.hint.setFont(hf)
+        self.hint.setFont(scaled_font(self.font(), 1.4))
         self.hint.setStyleSheet(f"color: {MUTED_TEXT};")
         self.outer = QStackedWidget()
         self.outer.addWidget(self.hint)
@@ -205,9 +168,6 @@ class EvaluateView(QWidget):
         self.choose_button.clicked.connect(self.ask_data_dir)
         self.tabs.currentChanged.connect(lambda _i: self.refresh())
         self.state.model_changed.connect(self._on_state_model_changed)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
         self._populate_compare_picker()
         self._on_state_model_changed(self.state.model)
 
@@ -266,10 +226,7 @@ class EvaluateView(QWidget):
         self.reset_button = QPushButton("Undamaged")
         self.reset_button.setToolTip("Put every slider back to 0")
         self.damage_accuracy = QLabel("–")
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.9)
-        f.setBold(True)
-        self.damage_accuracy.setFont(f)
+        self.damage_accuracy.setFont(scaled_font(self.font(), 1.9, bold=True))
         self.damage_detail = QLabel()
         self.damage_detail.setTextFormat(Qt.RichText)
         self.damage_detail.setWordWrap(True)
@@ -306,7 +263,7 @@ class EvaluateView(QWidget):
             item.getAxis(name).setTextPen(pg.mkPen(PLOT_FOREGROUND))
         self.curve = item.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=7,
                                symbolBrush=ACCENT, symbolPen=None)
-        self.curve_marker = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#999999", style=Qt.DashLine))
+        self.curve_marker = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(GRID_LINE, style=Qt.DashLine))
         item.addItem(self.curve_marker)
         self.curve_hint = pg.TextItem("", color=MUTED_TEXT, anchor=(0.5, 0.5))
         self.curve_hint.setPos(0, 50)
@@ -383,9 +340,7 @@ class EvaluateView(QWidget):
         self.missing_label.setTextFormat(Qt.RichText)
         self.missing_label.setAlignment(Qt.AlignCenter)
         self.missing_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.15)
-        self.missing_label.setFont(f)
+        self.missing_label.setFont(scaled_font(self.font(), 1.15))
         self.choose_button = QPushButton("Choose folder…")
         self.choose_button.setToolTip("A folder holding the four MNIST files (train-images-idx3-ubyte.gz, …)")
         page = QWidget()
@@ -413,7 +368,7 @@ class EvaluateView(QWidget):
 
     @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return self.jobs.busy
 
     @property
     def selected_cell(self) -> tuple[int, int] | None:
@@ -504,7 +459,7 @@ class EvaluateView(QWidget):
             if self._evaluation is not None:
                 self._show_evaluation()
         if self._evaluation is None:
-            if "main" not in self._jobs and self._error is None:
+            if self.jobs.current("main") is None and self._error is None:
                 self._start("main", _evaluate_work(self._model.net.copy(), self.data_dir(), Damage()),
                             path=self._model.path)
             self._show_waiting()
@@ -519,34 +474,15 @@ class EvaluateView(QWidget):
     def prepare_screenshot(self, timeout: float = 60.0) -> None:
         """Wait (at most ``timeout`` seconds) until the current model's evaluation is shown, and make
         sure a cell is selected so the gallery is not empty (``run_app --screenshot``)."""
-        app = QCoreApplication.instance()
         self.refresh()
-        deadline = time.monotonic() + timeout
-        while self._jobs and time.monotonic() < deadline:
-            for job in list(self._jobs.values()):
-                if job.thread is not None:
-                    job.thread.join(0.05)
-            app.processEvents()
-        app.processEvents()
+        self.jobs.wait_idle(timeout)
         if self._evaluation is not None and self._cell is None:
             self.select_cell(*self._default_cell())
-        app.processEvents()
+        QCoreApplication.processEvents()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel running jobs and wait for their threads (closing, application quit)."""
-        jobs, self._jobs = list(self._jobs.values()), {}
-        for job in jobs:
-            job.cancel.set()
-        for job in jobs:
-            if job.thread is not None:
-                job.thread.join(timeout)
-
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Block until the running jobs' threads end (tests, benchmarks); results arrive through the
-        event loop after it."""
-        for job in list(self._jobs.values()):
-            if job.thread is not None:
-                job.thread.join(timeout)
+        """Cancel running jobs and wait (at most ``timeout`` seconds) for their threads (closing, quit)."""
+        self.jobs.shutdown(timeout)
 
     # ---- events -----------------------------------------------------------------------------------------------
 
@@ -565,12 +501,7 @@ class EvaluateView(QWidget):
 
     def _reset_results(self) -> None:
         """A new model or test set: cancel everything running, forget what was shown."""
-        for job in self._jobs.values():
-            job.cancel.set()                  # its thread stops at the next batch; results dropped
-        if self._jobs:
-            self._jobs = {}
-            self.busy_changed.emit(False)
-        self._generation += 1
+        self.jobs.cancel_all()                # their threads stop at the next batch; results dropped
         self._evaluation, self._damaged, self._comparison, self._other_eval = None, None, None, None
         self._cell, self._error = None, None
         self.header.progress.hide()
@@ -617,17 +548,8 @@ class EvaluateView(QWidget):
             return None
         return self._model_key() or ("memory", id(self._model.net), str(self._folder))
 
-    def _start(self, kind: str, work: Callable, **info) -> _Job:
-        old = self._jobs.pop(kind, None)
-        if old is not None:
-            old.cancel.set()
-        signals = _JobSignals()
-        signals.progress.connect(self._on_job_progress)
-        signals.finished.connect(self._on_job_finished)
-        job = _Job(kind, work, self._generation, signals, info=info, started=time.perf_counter())
-        job.thread = threading.Thread(target=_run_job, args=(job,), name=f"evaluate-{kind}", daemon=True)
-        was_busy = self.busy
-        self._jobs[kind] = job
+    def _start(self, kind: str, work: Callable, **info) -> Job:
+        job = self.jobs.start(kind, work, **info)
         bar = self._progress_bar(kind)
         if bar is not None:
             bar.setRange(0, 1)
@@ -635,20 +557,13 @@ class EvaluateView(QWidget):
             bar.show()
         if kind == "curve":
             self.curve_button.setEnabled(False)
-        job.thread.start()
-        if not was_busy:
-            self.busy_changed.emit(True)
         return job
 
     def _progress_bar(self, kind: str) -> QProgressBar | None:
         return {"main": self.header.progress, "curve": self.curve_progress, "compare": self.compare_progress}.get(kind)
 
-    def _current(self, job: _Job) -> bool:
-        return self._jobs.get(job.kind) is job and job.generation == self._generation
-
-    def _on_job_progress(self, job: _Job, done: int, total: int) -> None:
-        if not self._current(job):
-            return
+    def _on_job_progressed(self, job: Job, values: tuple) -> None:
+        done, total = values
         bar = self._progress_bar(job.kind)
         if bar is not None:
             bar.setRange(0, total)
@@ -657,19 +572,16 @@ class EvaluateView(QWidget):
             self.damage_detail.setText(f"<span style='color:{MUTED_TEXT}'>evaluating the damaged digits… "
                                        f"{100 * done // max(total, 1)}%</span>")
 
-    def _on_job_finished(self, job: _Job, result, error: str | None) -> None:
-        if not self._current(job):
-            return                                  # a cancelled job, or one for an old model
-        del self._jobs[job.kind]
-        if not self._jobs:
-            self.busy_changed.emit(False)
+    def _on_job_finished(self, job: Job) -> None:
+        """A current job ended (the runner drops cancelled ones and those for an old model)."""
+        result = job.result
         bar = self._progress_bar(job.kind)
         if bar is not None:
             bar.hide()
         if job.kind == "curve":
             self.curve_button.setEnabled(True)
-        if error is not None:
-            self._show_error(job, error)
+        if job.error is not None:
+            self._show_error(job, job.error)
             return
         if result is None:
             return
@@ -697,12 +609,13 @@ class EvaluateView(QWidget):
                 self._other_eval = e
                 self._update_comparison()
 
-    def _show_error(self, job: _Job, error: str) -> None:
+    def _show_error(self, job: Job, exc: BaseException) -> None:
+        error = _error_text(exc)
         if job.kind == "main":
             self._error = error
-            if error.startswith("DatasetError"):
+            if isinstance(exc, DatasetError):
                 self._folder = None
-                self._show_missing(error.split(": ", 1)[1])
+                self._show_missing(str(exc))
                 return
             self.header.detail.setText(f"<span style='color:{WRONG_COLOR}'>The evaluation failed: {error}</span>")
         elif job.kind == "damage":
@@ -723,9 +636,7 @@ class EvaluateView(QWidget):
         self._show_samples()
         d = self.current_damage()
         if d.is_none:
-            running = self._jobs.pop("damage", None)
-            if running is not None:
-                running.cancel.set()
+            self.jobs.cancel("damage")
             self._damaged = None
             self._show_damage()
             return
@@ -737,7 +648,7 @@ class EvaluateView(QWidget):
             self._damaged = (d, cached)
             self._show_damage()
             return
-        running = self._jobs.get("damage")
+        running = self.jobs.current("damage")
         if running is not None and running.info["damage"] == d:
             return
         self._damaged = None
@@ -775,7 +686,7 @@ class EvaluateView(QWidget):
 
     def compute_rotation_curve(self) -> None:
         """Accuracy at -60..60 degrees, in the background (kept per model file and test set)."""
-        if self._model is None or self._evaluation is None or "curve" in self._jobs:
+        if self._model is None or self._evaluation is None or self.jobs.current("curve"):
             return
         key = self._curve_key()
         if key in self._curves:
@@ -788,7 +699,7 @@ class EvaluateView(QWidget):
         self.curve_marker.setValue(self.sliders["rotate"].value)
         if curve is None:
             self.curve.setData([], [])
-            busy = "curve" in self._jobs
+            busy = self.jobs.current("curve") is not None
             self.curve_hint.setText("computing…" if busy else "Press “Compute accuracy vs rotation”")
             self.curve_note.setText(f"{len(ROTATION_ANGLES)} passes over the test set, in the background")
             return
@@ -841,7 +752,7 @@ class EvaluateView(QWidget):
         b = self._other_eval
         self.compare_b.setText(self._score_html("B", self._other, b))
         if b is None:
-            running = self._jobs.get("compare")
+            running = self.jobs.current("compare")
             if running is None or running.info["model"] is not self._other:
                 self._start("compare", _evaluate_work(self._other.net.copy(), self.data_dir(), Damage()),
                             path=self._other.path, model=self._other)

@@ -1,6 +1,6 @@
 """The Evaluate view's widgets: the confusion matrix, a gallery of test digits, per-digit accuracy bars,
-the accuracy header, a labelled slider. They show what they are given (counts, images, probabilities) and
-compute nothing beyond colours and text.
+the accuracy header, a labelled slider. They show what they are given (counts, images, probabilities);
+colours come from ``heatmap`` (NumPy) and ``style``.
 
     matrix = ConfusionMatrix(); matrix.set_matrix(conf)       # (10, 10) counts; cell_clicked(true, predicted)
     gallery = DigitGallery(); gallery.set_digits(indices, images, labels, probs)   # digit_clicked(index)
@@ -16,40 +16,10 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QLis
                                QSizePolicy, QSlider, QToolTip, QWidget)
 
 from mnist_desktop import heatmap
-from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND
+from mnist_desktop.app.style import (ACCENT, BAR_COLOR, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND, RIGHT_COLOR,
+                                     WEAK_BAR_COLOR, WRONG_COLOR, scaled_font)
 
 THUMB_SCALE = 2                      # 28x28 -> 56x56, nearest neighbour: crisp pixels
-RIGHT_COLOR, WRONG_COLOR, ACCENT = "#1a7f37", "#c62828", "#1f6fd1"
-
-
-# ---- colours of the confusion matrix (NumPy only; no Qt until the widgets) -----------------------------
-
-_ZERO = np.array([247, 247, 247], np.float64)
-_MISTAKE = (np.array([254, 224, 210], np.float64), np.array([165, 15, 21], np.float64))   # light -> dark red
-_RIGHT = (np.array([199, 233, 192], np.float64), np.array([0, 109, 44], np.float64))      # light -> dark green
-
-
-def confusion_colors(conf: np.ndarray) -> np.ndarray:
-    """(K, K) counts -> (K, K, 3) uint8 cell colours: the diagonal green, mistakes red, each on a log scale
-    against its own largest count (log(1 + c) / log(1 + max)), so 1 mistake is visible beside 50; zero
-    cells light grey."""
-    c = np.asarray(conf, np.float64)
-    K = c.shape[0]
-    diag = np.eye(K, dtype=bool)
-    out = np.empty((K, K, 3))
-    for mask, (lo, hi) in ((diag, _RIGHT), (~diag, _MISTAKE)):
-        top = c[mask].max() if mask.any() else 0.0
-        t = np.log1p(c) / np.log1p(top) if top > 0 else np.zeros_like(c)
-        # the lightest shade starts at 0.15 of the way, so a count of 1 is not mistaken for zero
-        shade = lo + (0.15 + 0.85 * t)[..., None] * (hi - lo)
-        out[mask] = shade[mask]
-    out[c == 0] = _ZERO
-    return np.round(out).astype(np.uint8)
-
-
-def dark_cells(colors: np.ndarray) -> np.ndarray:
-    """(K, K, 3) uint8 -> (K, K) bool: cells dark enough for white text (BT.601 luma < 150)."""
-    return colors.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) < 150
 
 
 def probabilities_html(index: int, label: int, probs: np.ndarray, note: str = "") -> str:
@@ -94,8 +64,8 @@ class ConfusionMatrix(QWidget):
         """(K, K) counts, or None for an empty frame."""
         self.conf = None if conf is None else np.asarray(conf)
         if self.conf is not None:
-            self._colors = confusion_colors(self.conf)
-            self._dark = dark_cells(self._colors)
+            self._colors = heatmap.confusion_colors(self.conf)
+            self._dark = heatmap.dark_cells(self._colors)
         self.update()
 
     def set_selected(self, cell: tuple[int, int] | None) -> None:
@@ -126,9 +96,7 @@ class ConfusionMatrix(QWidget):
         line = fm.lineSpacing()
         muted = QColor(MUTED_TEXT)
         ## axis titles and digit labels
-        bold = QFont(self.font())
-        bold.setBold(True)
-        p.setFont(bold)
+        p.setFont(scaled_font(self.font(), bold=True))
         p.setPen(QColor(PLOT_FOREGROUND))
         p.drawText(QRectF(left, 0, 10 * side, line + 2), Qt.AlignCenter, "predicted digit →")
         p.save()
@@ -148,7 +116,7 @@ class ConfusionMatrix(QWidget):
             for c in range(10):
                 rect = QRectF(left + c * side, top + r * side, side, side)
                 if self.conf is None:
-                    p.fillRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), QColor(*_ZERO.astype(int)))
+                    p.fillRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), QColor(*heatmap.CONFUSION_ZERO))
                     continue
                 p.fillRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), QColor(*(int(v) for v in self._colors[r, c])))
                 n = int(self.conf[r, c])
@@ -242,7 +210,7 @@ class PerClassChart(pg.PlotWidget):
         for axis in (bottom, left):
             axis.setPen(pg.mkPen(PLOT_FOREGROUND))
             axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush="#b8c4d6",
+        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush=BAR_COLOR,
                                     pen=pg.mkPen(None))
         item.addItem(self.bars)
         self.values = []
@@ -262,7 +230,7 @@ class PerClassChart(pg.PlotWidget):
         pct = np.nan_to_num(np.asarray(per_class, np.float64) * 100)
         lo = max(0.0, np.floor((pct.min() - 4) / 5) * 5)            # zoom in: the differences are small
         worst = int(np.argmin(pct))
-        brushes = [QColor(WRONG_COLOR) if i == worst else QColor("#8fa6c8") for i in range(10)]
+        brushes = [QColor(WRONG_COLOR) if i == worst else WEAK_BAR_COLOR for i in range(10)]
         self.bars.setOpts(x=np.arange(10), height=pct - lo, y0=lo, brushes=brushes)
         self.getPlotItem().setYRange(lo, 100 + (100 - lo) * 0.14, padding=0)
         for i, (t, v) in enumerate(zip(self.values, pct)):
@@ -276,10 +244,7 @@ class AccuracyHeader(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.accuracy = QLabel("–")
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 2.6)
-        f.setBold(True)
-        self.accuracy.setFont(f)
+        self.accuracy.setFont(scaled_font(self.font(), 2.6, bold=True))
         self.accuracy.setMinimumWidth(self.accuracy.fontMetrics().horizontalAdvance("100.00%") + 8)
         self.detail = QLabel()
         self.detail.setTextFormat(Qt.RichText)
@@ -336,9 +301,7 @@ class LabelledSlider(QWidget):
 
 def title_label(text: str) -> QLabel:
     label = QLabel(text)
-    f = QFont(label.font())
-    f.setBold(True)
-    label.setFont(f)
+    label.setFont(scaled_font(label.font(), bold=True))
     return label
 
 

@@ -11,7 +11,8 @@ Two tabs:
                   finds in it.
 
 Work and threads. Back-projecting all ten digits takes 1-20 ms, so it runs on the UI thread. Activation
-maximisation takes 0.15 s (MLP) to 2-3 s (CNN) for ten, so it runs in a worker thread on ``net.copy()``
+maximisation takes 0.15 s (MLP) to 2-3 s (CNN) for ten, so it is a job on the view's ``JobRunner``
+(app/jobs.py) working on ``net.copy()``
 (explain's functions use the layers' forward/backward caches), two digits per batch (the rest at once
 when a batch is quick): tiles fill in as batches finish, a progress bar counts them, and a new model
 cancels the job at the next batch.
@@ -26,148 +27,29 @@ while the view is hidden; showing it catches up.
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QObject, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette, QPen
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPalette, QPen
 from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QGraphicsRectItem, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from mnist_desktop import explain, heatmap
+from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.state import AppState, LoadedModel
-from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_FOREGROUND, ProbabilityChart
+from mnist_desktop.app.style import MUTED_TEXT, PLOT_FOREGROUND, RIGHT_COLOR, WRONG_COLOR, scaled_font
+from mnist_desktop.app.widgets import ProbabilityChart
 from mnist_desktop.engine.network import Network
 
 ALL = None                       # set_digit(ALL): the ten digits at once
 METHOD_TITLES = {"backproject": "Back-projection", "maximize": "Activation maximisation"}
-MAX_TILES = 64                   # first-layer units / filters shown
 CHUNK = 2                        # digits per maximisation batch: progress and cancel points (CNN: no slower than 10)
 QUICK_BATCH_S = 0.15             # a first batch quicker than this: the rest in one batch (MLPs: 0.14 s for ten)
 NO_MODEL_TEXT = ("No model loaded.\nOpen one with File › Open model… (Ctrl+M), or pick one in the Draw view.")
-RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#c62828"
-GRAY_LUT = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)   # (256, 3) black -> white
-
-
-# ---- what the first layer holds (NumPy only; no Qt below until the widgets) ------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class FirstLayer:
-    """The first weighted layer, as pictures.
-
-    kind: "dense" (tiles are 28x28: unit j's 784 incoming weights) or "conv2d" (tiles are k x k filters).
-    tiles: (K, h, w) float32, signed, K = min(total, limit). total: units or filters in the layer.
-    index: the layer's position in ``net.layers``.
-    """
-
-    kind: str
-    tiles: np.ndarray
-    total: int
-    index: int
-
-
-def first_layer(net: Network, limit: int = MAX_TILES) -> FirstLayer | None:
-    """The first dense or conv2d layer's weights as (K, h, w) tiles; None if they are not pictures
-    (a dense layer whose input is not 28x28 pixels, a convolution over more than one channel)."""
-    for i, layer in enumerate(net.layers):
-        if layer.kind == "dense":
-            W = layer.params["W"]                                  # (n_in, units)
-            if W.shape[0] != 784:
-                return None
-            return FirstLayer("dense", np.ascontiguousarray(W[:, :limit].T).reshape(-1, 28, 28).astype(np.float32),
-                              W.shape[1], i)
-        if layer.kind == "conv2d":
-            W = layer.params["W"]                                  # (k, k, C, F)
-            if W.shape[2] != 1:
-                return None
-            return FirstLayer("conv2d", np.ascontiguousarray(W[:, :, 0, :limit].transpose(2, 0, 1)).astype(np.float32),
-                              W.shape[3], i)
-    return None
-
-
-@dataclass(frozen=True, eq=False)
-class FeatureMaps:
-    """What the first convolution's filters find in one image.
-
-    maps: (F, H, W) float32, one map per filter. stage: the layers they come out of, e.g.
-    "conv2d > batchnorm > relu" (the maps the next layer receives). signed: False after a ReLU.
-    """
-
-    maps: np.ndarray
-    stage: str
-    signed: bool
-
-
-def first_conv_maps(net: Network, image: np.ndarray, limit: int = MAX_TILES) -> FeatureMaps | None:
-    """image (28, 28) in [0, 1] -> the first conv layer's feature maps, taken after the batch norm and
-    activation that follow it (before pooling); None for a network without a convolution.
-
-    Runs the first layers' forward passes (inference mode), so it touches their caches: call it on the
-    thread that owns ``net``."""
-    x = np.asarray(image, dtype=net.dtype).reshape(1, *net.input_shape)
-    stage: list[str] = []
-    for layer in net.layers:
-        if stage and layer.kind not in ("batchnorm", "relu", "sigmoid", "tanh"):
-            break
-        if not stage and layer.kind in ("dense", "flatten"):
-            return None
-        x = layer.forward(x, training=False, keep=False)
-        if layer.kind == "conv2d" or stage:
-            stage.append(layer.kind)
-        if stage and layer.kind in ("relu", "sigmoid", "tanh"):
-            break
-    if not stage:
-        return None
-    maps = np.ascontiguousarray(x[0, :, :, :limit].transpose(2, 0, 1)).astype(np.float32)   # (F, H, W)
-    return FeatureMaps(maps, " > ".join(stage), signed=stage[-1] not in ("relu", "sigmoid"))
-
-
-TILE_FILL = (160, 160, 160)       # the grey between tiles: white (zero weight) tiles keep an edge
-
-
-def _grid_cols(n: int) -> int:
-    return n if n <= 8 else 8
-
-
-def _centred(rgb: np.ndarray, cell: int) -> np.ndarray:
-    """(h, w, 3) -> (cell, cell, 3): placed in the middle of a TILE_FILL square."""
-    out = np.empty((cell, cell, 3), np.uint8)
-    out[...] = TILE_FILL
-    h, w = rgb.shape[:2]
-    y, x = (cell - h) // 2, (cell - w) // 2
-    out[y:y + h, x:x + w] = rgb
-    return out
-
-
-def weights_rgb(tiles: np.ndarray, cell: int | None = None, pad: int = 2) -> np.ndarray:
-    """(K, h, w) signed weights -> one (H, W, 3) uint8 grid picture, 8 per row, each tile blue-white-red
-    on its own scale. With ``cell``, each tile is enlarged by a whole factor and centred in a cell x cell
-    square, so the grid lines up with a grid of cell x cell feature maps."""
-    rgb = [heatmap.diverging_rgb(t) for t in tiles]
-    if cell is not None:
-        k = max(tiles.shape[1:])
-        cell = max(cell, k)
-        rgb = [_centred(heatmap.upscale_nearest(t, max(1, cell // k)), cell) for t in rgb]
-    return heatmap.tile(rgb, _grid_cols(len(rgb)), pad, TILE_FILL)
-
-
-def maps_rgb(maps: np.ndarray, signed: bool, cell: int | None = None, pad: int = 2) -> np.ndarray:
-    """(F, H, W) feature maps -> one grid picture on a common scale: white on black (>= 0) or
-    blue-white-red (signed); 8 per row, each centred in a cell x cell square if ``cell`` is given."""
-    top = float(np.abs(maps).max()) if maps.size else 0.0
-    if signed:
-        rgb = [heatmap.diverging_rgb(m, vmax=top) for m in maps]
-    else:
-        rgb = [heatmap.grayscale_rgb(m, 0.0, top if top > 0 else 1.0) for m in maps]
-    if cell is not None:
-        rgb = [_centred(t, max(cell, *maps.shape[1:])) for t in rgb]
-    return heatmap.tile(rgb, _grid_cols(len(rgb)), pad, TILE_FILL)
 
 
 # ---- the words under the pictures -------------------------------------------------------------------
@@ -182,9 +64,9 @@ def explanation(method: str, digit: int | None, kind: str | None, imagined: expl
         which = f"the output for {digit}" if digit is not None else "each digit's output"
         target = str(digit) if digit is not None else "the digit"
         text = (f"<b>Back-projection</b>: {which} pushed backwards through the weights. "
-                f"<b style='color:#b2182b'>Red</b> pixels push toward {target}, "
-                f"<b style='color:#2166ac'>blue</b> pixels push away from it, white ones do not matter: "
-                f"a map of evidence, not a drawing.")
+                f"<b style='color:{heatmap.EVIDENCE_FOR}'>Red</b> pixels push toward {target}, "
+                f"<b style='color:{heatmap.EVIDENCE_AGAINST}'>blue</b> pixels push away from it, white ones do not "
+                f"matter: a map of evidence, not a drawing.")
         if kind == "dense":
             text += (" The speckle outside the dashed box (where MNIST digits are drawn) is noise: MNIST never "
                      "has ink there, so those weights never learned and keep their random start.")
@@ -199,59 +81,28 @@ def explanation(method: str, digit: int | None, kind: str | None, imagined: expl
     return text + "."
 
 
-# ---- the worker ------------------------------------------------------------------------------------------
+# ---- the work (on a JobRunner's thread) ----------------------------------------------------------------
 
 
-class _JobSignals(QObject):
-    """Emitted from the worker thread; delivered queued on the UI thread."""
-
-    chunk_done = Signal(object, object)    # job, list[explain.Imagined]
-    finished = Signal(object, object)      # job, error text or None
-
-
-@dataclass(eq=False)
-class _Job:
-    net: Network                  # a copy, owned by the worker
-    method: str
-    digits: list[int]
-    generation: int               # the view's model generation when the job started
-    options: dict
-    cancel: threading.Event
-    signals: _JobSignals
-    thread: threading.Thread | None = None
-    done: int = 0
-
-
-def _run_job(job: _Job) -> None:
-    """Worker thread: maximise ``job.digits`` CHUNK at a time (the rest at once if a batch was quick),
-    feed each image back, report each batch; stops between batches when cancelled; never raises."""
-    error = None
-    try:
+def _maximize_work(net: Network, method: str, digits: list[int], options: dict):
+    """Maximise ``digits`` CHUNK at a time (the rest at once if a batch was quick) on ``net`` (a copy the
+    job owns), feed each image back, ``job.report(list[explain.Imagined])`` per batch; stops between
+    batches when cancelled."""
+    def work(job: Job) -> None:
         start, size = 0, CHUNK
-        while start < len(job.digits) and not job.cancel.is_set():
-            chunk = job.digits[start:start + size]
+        while start < len(digits) and not job.cancelled:
+            chunk = digits[start:start + size]
             start += len(chunk)
             t0 = time.perf_counter()
-            images = explain.maximize_batch(job.net, chunk, **job.options)
+            images = explain.maximize_batch(net, chunk, **options)
             if time.perf_counter() - t0 < QUICK_BATCH_S:
-                size = len(job.digits)      # quick (an MLP): the rest in one batch, faster than in pairs
+                size = len(digits)          # quick (an MLP): the rest in one batch, faster than in pairs
             items = []
             for d, image in zip(chunk, images):
-                probs = explain.feed_back(job.net, image)
-                items.append(explain.Imagined(int(d), job.method, image, probs, int(np.argmax(probs))))
-            if job.cancel.is_set():
-                break
-            _emit(job.signals.chunk_done, job, items)
-    except Exception as exc:  # reported in the view, never raised in a thread
-        error = f"{type(exc).__name__}: {exc}"
-    _emit(job.signals.finished, job, error)
-
-
-def _emit(signal, *args) -> None:
-    try:
-        signal.emit(*args)
-    except RuntimeError:  # the view is gone (application closing)
-        pass
+                probs = explain.feed_back(net, image)
+                items.append(explain.Imagined(int(d), method, image, probs, int(np.argmax(probs))))
+            job.report(items)
+    return work
 
 
 # ---- widgets ------------------------------------------------------------------------------------------------
@@ -449,13 +300,16 @@ class ImagineView(QWidget):
         self.image_source = image_source
         self.maximize_options = dict(maximize_options or {})
         self._model: LoadedModel | None = None
-        self._generation = 0
         self._results: dict[str, dict[int, explain.Imagined]] = {}
         self._error: str | None = None
-        self._job: _Job | None = None
+        self.jobs = JobRunner(self, name="imagine")
+        self.jobs.progressed.connect(self._on_job_progressed)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.jobs.busy_changed.connect(self.busy_changed)
         self._digit: int | None = ALL
         self._method = "backproject"
         self._first_done = False
+        self._done = 0                   # digits the running maximisation has delivered
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -467,9 +321,7 @@ class ImagineView(QWidget):
         self.hint = QLabel(NO_MODEL_TEXT)
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)
-        hf = QFont(self.font())
-        hf.setPointSizeF(hf.pointSizeF() * 1.4)
-        self.hint.setFont(hf)
+        self.hint.setFont(scaled_font(self.font(), 1.4))
         self.hint.setStyleSheet(f"color: {MUTED_TEXT};")
         self.outer = QStackedWidget()
         self.outer.addWidget(self.hint)
@@ -484,9 +336,6 @@ class ImagineView(QWidget):
         self._method_group.idClicked.connect(self._on_method_group_clicked)
         self.tabs.currentChanged.connect(self._on_tabs_changed)
         self.state.model_changed.connect(self._on_state_model_changed)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
         self._on_state_model_changed(self.state.model)
 
     def _build_controls(self) -> QHBoxLayout:
@@ -593,9 +442,7 @@ class ImagineView(QWidget):
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.RichText)
         self.explanation.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.05)
-        self.explanation.setFont(f)
+        self.explanation.setFont(scaled_font(self.font(), 1.05))
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(f"color: {WRONG_COLOR};")
@@ -623,7 +470,7 @@ class ImagineView(QWidget):
     @property
     def busy(self) -> bool:
         """A maximisation job is running."""
-        return self._job is not None
+        return self.jobs.busy
 
     def set_digit(self, digit: int | None) -> None:
         """Show ``digit`` (0-9) on its own, or all ten (None)."""
@@ -670,19 +517,10 @@ class ImagineView(QWidget):
         self.updated.emit()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel a running maximisation and wait for its thread (closing, application quit)."""
-        job, self._job = self._job, None
+        """Cancel a running maximisation and wait (at most ``timeout`` seconds) for its thread (closing,
+        application quit)."""
+        self.jobs.shutdown(timeout)
         self.progress.setVisible(False)
-        if job is not None:
-            job.cancel.set()
-            if job.thread is not None:
-                job.thread.join(timeout)
-
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Block until no job runs (tests, screenshots); results arrive through the event loop after it."""
-        job = self._job
-        if job is not None and job.thread is not None:
-            job.thread.join(timeout)
 
     # ---- events ---------------------------------------------------------------------------------------------
 
@@ -695,10 +533,9 @@ class ImagineView(QWidget):
         super().closeEvent(event)
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
-        if self._job is not None:
-            self._job.cancel.set()          # its thread stops after the current batch; results dropped
+        self.jobs.cancel_all()              # its thread stops after the current batch; results dropped
+        self.progress.setVisible(False)
         self._model = model
-        self._generation += 1
         self._results = {}
         self._error = None
         self._first_done = False
@@ -729,43 +566,33 @@ class ImagineView(QWidget):
                     self._error = f"This model cannot be imagined: {exc}"
             return
         missing = [d for d in self.shown_digits() if d not in done]
-        if missing and self._job is None and self._error is None:
+        if missing and not self.jobs.busy and self._error is None:
             self._start_job(missing)
 
     def _start_job(self, digits: list[int]) -> None:
-        signals = _JobSignals()
-        signals.chunk_done.connect(self._on_job_chunk_done)
-        signals.finished.connect(self._on_job_finished)
-        job = _Job(net=self._model.net.copy(), method="maximize", digits=list(digits), generation=self._generation,
-                   options=dict(self.maximize_options), cancel=threading.Event(), signals=signals)
-        job.thread = threading.Thread(target=_run_job, args=(job,), name="imagine-maximize", daemon=True)
-        self._job = job
+        work = _maximize_work(self._model.net.copy(), "maximize", list(digits), dict(self.maximize_options))
+        self.jobs.start("maximize", work, method="maximize", digits=list(digits))
+        self._done = 0
         self.progress.setRange(0, len(digits))
         self.progress.setValue(0)
         self.progress.setVisible(True)
-        job.thread.start()
-        self.busy_changed.emit(True)
 
-    def _on_job_chunk_done(self, job: _Job, items: list) -> None:
-        if job is not self._job or job.generation != self._generation:
-            return                          # a cancelled job's last batch
+    def _on_job_progressed(self, job: Job, values: tuple) -> None:
+        items = values[0]
+        method = job.info["method"]
         for r in items:
-            self._results.setdefault(job.method, {})[r.digit] = r
-        job.done += len(items)
-        self.progress.setValue(job.done)
-        if self.isVisible() and self._method == job.method and self.tabs.currentIndex() == 0:
+            self._results.setdefault(method, {})[r.digit] = r
+        self._done += len(items)
+        self.progress.setValue(self._done)
+        if self.isVisible() and self._method == method and self.tabs.currentIndex() == 0:
             self._show_imagined()
             self.updated.emit()
 
-    def _on_job_finished(self, job: _Job, error: str | None) -> None:
-        if job is not self._job:
-            return
-        self._job = None
+    def _on_job_finished(self, job: Job) -> None:
         self.progress.setVisible(False)
-        if error and job.generation == self._generation:
-            self._error = f"Activation maximisation failed: {error}"
-        self.busy_changed.emit(False)
-        self.refresh()                      # start what is missing now (other digits, a new model)
+        if job.error is not None:
+            self._error = f"Activation maximisation failed: {type(job.error).__name__}: {job.error}"
+        self.refresh()                      # start what is missing now (other digits)
 
     # ---- showing: imagine tab ---------------------------------------------------------------------------------
 
@@ -824,7 +651,7 @@ class ImagineView(QWidget):
         if signed:
             return (-1.0, 1.0), heatmap.DIVERGING_LUT          # back-projections have max |v| = 1
         top = float(image.max())
-        return (0.0, top if top > 0 else 1.0), GRAY_LUT         # stretched: brightest pixel white
+        return (0.0, top if top > 0 else 1.0), heatmap.GRAY_LUT         # stretched: brightest pixel white
 
     @staticmethod
     def _verdict_html(r: explain.Imagined, short: bool) -> str:
@@ -853,15 +680,10 @@ class ImagineView(QWidget):
             bar.set_scale(heatmap.DIVERGING_LUT, -1.0, 1.0,
                           [(1.0, f"for {what}"), (0.0, "no effect"), (-1.0, f"against {what}")])
         else:
-            bar.set_scale(GRAY_LUT, 0.0, 1.0, [(1.0, "brightest"), (0.5, "ink"), (0.0, "no ink")])
+            bar.set_scale(heatmap.GRAY_LUT, 0.0, 1.0, [(1.0, "brightest"), (0.5, "ink"), (0.0, "no ink")])
 
     def _first_kind(self) -> str | None:
-        if self._model is None:
-            return None
-        for layer in self._model.net.layers:
-            if layer.kind in ("dense", "conv2d"):
-                return layer.kind
-        return None
+        return explain.first_layer_kind(self._model.net) if self._model is not None else None
 
     # ---- showing: first-layer tab -----------------------------------------------------------------------------
 
@@ -887,13 +709,10 @@ class FirstLayerPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.net: Network | None = None
-        self.first: FirstLayer | None = None
-        self.maps: FeatureMaps | None = None
+        self.first: explain.FirstLayer | None = None
+        self.maps: explain.FeatureMaps | None = None
         self.title = QLabel()
-        tf = QFont(self.font())
-        tf.setBold(True)
-        tf.setPointSizeF(tf.pointSizeF() * 1.1)
-        self.title.setFont(tf)
+        self.title.setFont(scaled_font(self.font(), 1.1, bold=True))
         self.weights_box = ImageBox(min_size=120)
         self.bar = ColorBar()
         self.bar.set_scale(heatmap.DIVERGING_LUT, -1.0, 1.0, [(1.0, "ink wanted"), (0.0, "0"), (-1.0, "ink unwanted")])
@@ -907,9 +726,7 @@ class FirstLayerPanel(QWidget):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.RichText)
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.05)
-        self.text.setFont(f)
+        self.text.setFont(scaled_font(self.font(), 1.05))
         top, bottom = QHBoxLayout(), QHBoxLayout()
         left = QVBoxLayout()                      # the colour bar, centred in a LEFT-wide column
         left.addWidget(self.bar, 0, Qt.AlignCenter)
@@ -944,7 +761,7 @@ class FirstLayerPanel(QWidget):
     def set_network(self, net: Network | None) -> None:
         """Show ``net``'s first-layer weights (once per model; they do not change while shown)."""
         self.net, self.maps = net, None
-        self.first = first_layer(net) if net is not None else None
+        self.first = explain.first_layer(net) if net is not None else None
         first = self.first
         self._show_maps(False)
         self.hint.setText("")
@@ -956,13 +773,14 @@ class FirstLayerPanel(QWidget):
             return
         shown = len(first.tiles)
         of = f" (the first {shown} of {first.total})" if shown < first.total else ""
-        self.weights_box.set_image(weights_rgb(first.tiles, self._cell()))
+        self.weights_box.set_image(heatmap.weights_rgb(first.tiles, self._cell()))
         if first.kind == "dense":
             self.title.setText(f"First layer: what each hidden unit looks for{of}")
             self.text.setText(
                 "Each square is one hidden unit: its 784 incoming weights laid out as the 28×28 picture. "
-                "Ink on a <b style='color:#b2182b'>red</b> pixel turns the unit up, ink on a "
-                "<b style='color:#2166ac'>blue</b> pixel turns it down; each square has its own scale. "
+                f"Ink on a <b style='color:{heatmap.EVIDENCE_FOR}'>red</b> pixel turns the unit up, ink on a "
+                f"<b style='color:{heatmap.EVIDENCE_AGAINST}'>blue</b> pixel turns it down; each square has its "
+                "own scale. "
                 "The speckled frame is where MNIST never has ink: those weights never changed from their "
                 "random start.")
             return
@@ -970,7 +788,8 @@ class FirstLayerPanel(QWidget):
         self.title.setText(f"First layer: {first.total} convolution filters of {k}×{k} pixels{of}")
         self.text.setText(
             "Each filter slides over the picture and responds where the ink matches its pattern "
-            "(<b style='color:#b2182b'>red</b>: ink wanted, <b style='color:#2166ac'>blue</b>: ink unwanted; "
+            f"(<b style='color:{heatmap.EVIDENCE_FOR}'>red</b>: ink wanted, "
+            f"<b style='color:{heatmap.EVIDENCE_AGAINST}'>blue</b>: ink unwanted; "
             "each filter on its own scale, enlarged).")
 
     def set_drawing(self, image: np.ndarray | None) -> None:
@@ -978,7 +797,7 @@ class FirstLayerPanel(QWidget):
         first = self.first
         if first is None or first.kind != "conv2d":
             return
-        self.maps = first_conv_maps(self.net, image) if image is not None else None
+        self.maps = explain.first_conv_maps(self.net, image) if image is not None else None
         if self.maps is None:
             self._show_maps(False)
             self.hint.setText("Draw a digit in the Draw view to see what each filter finds in it.")
@@ -986,7 +805,7 @@ class FirstLayerPanel(QWidget):
         self._show_maps(True)
         self.hint.setText("")
         self.input_box.set_image(np.asarray(image, np.float32).reshape(28, 28), (0.0, 1.0))
-        self.maps_box.set_image(maps_rgb(self.maps.maps, self.maps.signed, self._cell()))
+        self.maps_box.set_image(heatmap.maps_rgb(self.maps.maps, self.maps.signed, self._cell()))
         where = "brighter: stronger" if not self.maps.signed else "red: pattern found, blue: its opposite"
         self.maps_box.caption.setText(
             f"<span style='color:{MUTED_TEXT}'>below each filter: where it responds in your drawing "

@@ -14,21 +14,23 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, qInstallMessageHandler
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, QUrl, qInstallMessageHandler
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from mnist_desktop import __version__, shipped
 from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
-from mnist_desktop.app.state import K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
+from mnist_desktop.app.logs import setup_logging
+from mnist_desktop.app.state import (APPLICATION, K_LAST_DIR, MODEL_FILTER, ORGANIZATION, AppState, LoadedModel,
+                                     app_data_dir, setting)
+from mnist_desktop.app.style import app_icon
 from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.app.widgets import configure_pyqtgraph
 from mnist_desktop.engine import threads
 from mnist_desktop.engine.serialize import ModelFileError
 
-ORGANIZATION = APPLICATION = "mnist-desktop"
 STARTUP_MARK = "mnist-desktop: window shown"
 DEFAULT_SIZE = (1200, 780)
 STATUS_DESCRIPTION_CHARS = 48   # the status bar's model line fits a 1024-px window
@@ -61,6 +63,7 @@ class MainWindow(QMainWindow):
         self.persist = persist
         self._views: dict[str, QWidget] = {}
         self.setWindowTitle("mnist-desktop")
+        self.setWindowIcon(app_icon())
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -152,6 +155,12 @@ class MainWindow(QMainWindow):
                                               "Classify a picture of a digit (PNG, JPEG, …)")
         self.open_model_action = self._action(file, "Open model…", self.ask_open_model, ["Ctrl+M"],
                                               "Use another trained model (.npz)")
+        self.examples_menu = file.addMenu("Try an example")
+        self.examples_menu.setStatusTip("Open one of the drawings that come with the app in the Draw view")
+        for digit, path in shipped.example_drawings().items():
+            self._action(self.examples_menu, f"A drawn {digit}", lambda checked=False, p=path: self.open_example(p),
+                         tip=f"Open {path.name}, a drawing of a {digit}, in the Draw view")
+        self.examples_menu.setEnabled(bool(shipped.example_drawings()))
         file.addSeparator()
         self.quit_action = self._action(file, "Quit", self.close, ["Ctrl+Q"])
         edit = bar.addMenu("&Edit")
@@ -160,6 +169,8 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action(edit, "Clear", self.draw_view_clear, ["Del", "Esc"], "Clear the canvas")
         self.view_menu = bar.addMenu("&View")
         help_menu = bar.addMenu("&Help")
+        self.open_log_folder_action = self._action(help_menu, "Open log folder", self.open_log_folder,
+                                                   tip="Show the folder with the app's log file (warnings and errors)")
         self.about_action = self._action(help_menu, "About mnist-desktop", self.show_about)
 
     def draw_view_undo(self) -> None:
@@ -188,6 +199,11 @@ class MainWindow(QMainWindow):
     def open_image(self, path: str | os.PathLike) -> bool:
         self.show_view("draw")
         return self._remember_dir(path, self.draw_view.open_image(path))
+
+    def open_example(self, path: str | os.PathLike) -> bool:
+        """Open a shipped example drawing (File › Try an example); the last folder used stays as it was."""
+        self.show_view("draw")
+        return self.draw_view.open_drawing(path)
 
     def open_model(self, path: str | os.PathLike) -> LoadedModel | None:
         """Load a model and make it current; on error the current model stays and a message says why."""
@@ -312,6 +328,14 @@ class MainWindow(QMainWindow):
                 "NumPy engine inside the app: no machine-learning framework needed.</p>"
                 f"<p>{model_html}</p>")
 
+    def open_log_folder(self) -> bool:
+        """Show the app's data folder (it holds mnist-desktop.log) in the file manager."""
+        folder = app_data_dir()
+        ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not ok:
+            self.statusBar().showMessage(f"Could not open a file manager: the log folder is {folder}", 10000)
+        return ok
+
     def show_about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", self.about_text())
 
@@ -369,6 +393,10 @@ def run_app(args) -> int:
     QCoreApplication.setApplicationName(APPLICATION)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setStyle("Fusion")
+    app.setWindowIcon(app_icon())
+    QApplication.setDesktopFileName(APPLICATION)    # resources/mnist-desktop.desktop: the icon on Wayland too
+    if not (screenshot or mark):                    # a screenshot or a startup timing writes no files
+        setup_logging(app_data_dir())
     configure_pyqtgraph()
 
     window = MainWindow(persist=not (screenshot or mark))

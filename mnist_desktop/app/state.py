@@ -5,7 +5,8 @@ Views never load models themselves; they call ``AppState.open_model`` / ``set_mo
 
     state = AppState()
     state.model_changed.connect(view._on_state_model_changed)   # LoadedModel or None
-    state.open_model("models/cnn.npz")                          # raises ModelFileError; model unchanged
+    state.open_model("mnist_desktop/models/cnn.npz")            # raises ModelFileError; model unchanged
+    app_data_dir()                                              # the app's own files: the log, user data
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, QStandardPaths, Signal
 
 from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.serialize import ModelFileError, load
 
-__all__ = ["AppState", "LoadedModel", "ModelFileError", "K_DATA_DIR", "K_LAST_DIR", "MODEL_FILTER", "setting"]
+__all__ = ["AppState", "LoadedModel", "ModelFileError", "K_DATA_DIR", "K_LAST_DIR", "MODEL_FILTER", "setting",
+           "app_data_dir", "ORGANIZATION", "APPLICATION"]
+
+ORGANIZATION = APPLICATION = "mnist-desktop"      # QSettings and QStandardPaths names
 
 K_DATA_DIR = "data/dir"                           # the folder the user chose for the IDX files (Train, Evaluate)
 K_LAST_DIR = "files/last_dir"                     # the folder of the last file opened or saved (dialogs start there)
@@ -40,6 +44,20 @@ def setting(settings: QSettings | None, key: str, convert, default):
         return convert(value)
     except (TypeError, ValueError):
         return default
+
+
+def app_data_dir() -> Path:
+    """The app's data folder, created if missing: QStandardPaths.AppDataLocation for mnist-desktop
+    (``~/.local/share/mnist-desktop/mnist-desktop`` on Linux, under ``$XDG_DATA_HOME`` when set;
+    ``%APPDATA%\\mnist-desktop\\mnist-desktop`` on Windows). Holds the log file and what the user makes
+    (collected digits, adapted models)."""
+    app = QCoreApplication
+    if app.organizationName() != ORGANIZATION or app.applicationName() != APPLICATION:
+        app.setOrganizationName(ORGANIZATION)        # the names run_app sets; here too for scripts and tests
+        app.setApplicationName(APPLICATION)
+    folder = Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home() / ".mnist-desktop")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass(frozen=True, eq=False)

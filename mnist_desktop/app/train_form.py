@@ -18,9 +18,9 @@ from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget)
 
-from mnist_desktop.app.data_panel import ERROR_COLOR, K_FORM
+from mnist_desktop.app.data_panel import K_FORM
 from mnist_desktop.app.state import setting
-from mnist_desktop.app.widgets import MUTED_TEXT
+from mnist_desktop.app.style import ERROR_COLOR, MUTED_TEXT
 from mnist_desktop.data import AUGMENTATIONS
 from mnist_desktop.engine.optim import OPTIMIZERS, SCHEDULES
 from mnist_desktop.engine.presets import ACTIVATIONS, PRESETS, get_preset, parse_layers

@@ -14,15 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QTimer
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from mnist_desktop.app.widgets import MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND
-
-TRAIN_COLOR = QColor("#1a9641")      # green
-TEST_COLOR = QColor("#1f6fd1")       # blue
-LOSS_COLOR = QColor("#d95f02")
-RAW_LOSS_COLOR = QColor(217, 95, 2, 45)
+from mnist_desktop.app.style import (LEGEND_BORDER, LOSS_COLOR, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND,
+                                     RAW_LOSS_COLOR, TEST_COLOR, TRAIN_COLOR)
 REDRAW_MS = 200          # the loss plot is redrawn at most this often: painting it is the UI thread's main cost
 
 
@@ -80,7 +76,7 @@ class TrainingPlots(QWidget):
         _style_plot(acc, "accuracy (%)", "epoch", font)
         acc.setTitle("Accuracy after each epoch", color=PLOT_FOREGROUND)
         self.legend = acc.addLegend(offset=(-10, -10), labelTextColor=PLOT_FOREGROUND,
-                                    brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen("#cccccc"))
+                                    brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen(LEGEND_BORDER))
         self.train_curve = acc.plot([], [], pen=pg.mkPen(TRAIN_COLOR, width=2), symbol="o", symbolSize=6,
                                     symbolBrush=TRAIN_COLOR, symbolPen=None, name="train")
         self.test_curve = acc.plot([], [], pen=pg.mkPen(TEST_COLOR, width=2), symbol="o", symbolSize=6,

@@ -13,16 +13,8 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
-from mnist_desktop.app.canvas import OVERLAY_DIM
-
-# One palette for the whole app (light chrome, black image panes like MNIST itself).
-PLOT_BACKGROUND = "w"
-PLOT_FOREGROUND = "#333333"
-BAR_COLOR = QColor("#b8c4d6")
-HIGHLIGHT_COLOR = QColor("#1f6fd1")
-BOX_COLOR = QColor("#ff9f1c")       # ink bounding box, fit frame
-GUIDE_COLOR = QColor("#4aa3ff")     # where the 20x20 fit landed in 28x28
-MUTED_TEXT = "#6b7280"
+from mnist_desktop.app.style import (BANNER_COLORS, BAR_COLOR, BOX_COLOR, GUIDE_COLOR,  # noqa: F401 (re-exported)
+                                     HIGHLIGHT_COLOR, MUTED_TEXT, OVERLAY_DIM, PLOT_BACKGROUND, PLOT_FOREGROUND)
 
 
 def configure_pyqtgraph() -> None:
@@ -329,11 +321,7 @@ class MessageBanner(QFrame):
     """An inline, non-modal message above a view's content: errors stay until closed or replaced,
     info messages fade after a few seconds."""
 
-    STYLES = {  # level: (background, text, border)
-        "error": ("#fde8e8", "#8a1c1c", "#f5b5b5"),
-        "warning": ("#fff6e0", "#7a5200", "#f3d38a"),
-        "info": ("#e8f1fd", "#1c3f8a", "#b5cdf5"),
-    }
+    STYLES = BANNER_COLORS  # level: (background, text, border)
     closed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:

@@ -450,7 +450,7 @@ def first_conv_maps(net: Network, image: np.ndarray, limit: int = FIRST_LAYER_LI
             break
         if not stage and layer.kind in ("dense", "flatten"):
             return None
-        x = layer.forward(x, training=False)
+        x = layer.forward(x, training=False, keep=False)
         if layer.kind == "conv2d" or stage:
             stage.append(layer.kind)
         if stage and layer.kind in ("relu", "sigmoid", "tanh"):

@@ -63,7 +63,7 @@ def test_conv_chunked_and_rebuilt_columns_give_the_same_gradients(c):
         conv.build(x.shape[1:], np.random.default_rng(2), np.float32)
         conv.max_chunk, conv.max_kept = max_chunk, max_kept
         if max_chunk == 200:  # really one image per chunk
-            assert len(conv._chunks(7, 90, 3 * 3 * c + 1)) == 7
+            assert len(conv._chunks(0, 7, 90, 3 * 3 * c + 1)) == 7
         y = conv.forward(x, training=True)
         dy = np.random.default_rng(3).standard_normal(y.shape).astype(np.float32)
         dx = conv.backward(dy)
@@ -116,7 +116,7 @@ def test_predicting_a_big_batch_keeps_columns_small():
     conv = L.Conv2D(2, 5, "same")
     conv.build((28, 28, 8), np.random.default_rng(0), np.float32)
     per_image = 28 * 28 * (5 * 5 * 8 + 1)
-    chunks = conv._chunks(1000, 28 * 28, 5 * 5 * 8 + 1)
+    chunks = conv._chunks(0, 1000, 28 * 28, 5 * 5 * 8 + 1)
     assert len(chunks) > 1 and max(e - s for s, e in chunks) * per_image <= conv.max_chunk
     x = np.random.default_rng(1).random((20, 28, 28, 8), dtype=np.float32)
     y = conv.forward(x, training=False)
@@ -181,7 +181,7 @@ class Spy(L.Layer):
         super().__init__()
         self.asked = []
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         return x
 
     def backward(self, dy, need_dx=True):

@@ -28,6 +28,7 @@ from mnist_desktop.app.state import (APPLICATION, K_LAST_DIR, MODEL_FILTER, ORGA
 from mnist_desktop.app.style import app_icon
 from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.app.widgets import configure_pyqtgraph
+from mnist_desktop.engine import threads
 from mnist_desktop.engine.serialize import ModelFileError
 
 STARTUP_MARK = "mnist-desktop: window shown"
@@ -434,6 +435,7 @@ def run_app(args) -> int:
     if mark:
         app.processEvents()
         print(STARTUP_MARK, flush=True)
+        print(f"mnist-desktop: BLAS threads {threads.blas_threads()}, engine threads {threads.threads()}", flush=True)
         window.close()
         return 0
     return app.exec()

@@ -1,5 +1,6 @@
 """The neural-network engine: pure NumPy, no Qt, no I/O beyond model files."""
 
+from . import threads
 from .layers import LAYER_TYPES, BatchNorm, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU, Reshape, Sigmoid, Tanh
 from .losses import mean_squared_error, softmax, softmax_cross_entropy
 from .network import Network
@@ -13,5 +14,5 @@ __all__ = [
     "MaxPool2D", "BatchNorm", "softmax", "softmax_cross_entropy", "mean_squared_error", "Network", "SGD",
     "Adam", "make_optimizer", "scheduled_lr", "PRESETS", "Preset", "get_preset", "mlp", "parse_layers",
     "ModelFileError", "load", "save", "model_spec", "Trainer", "TrainConfig", "BatchRecord", "EpochRecord",
-    "TrainingDiverged",
+    "TrainingDiverged", "threads",
 ]

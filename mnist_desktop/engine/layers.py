@@ -3,9 +3,11 @@
 Every layer has
   - ``build(in_shape, rng, dtype) -> out_shape``: allocate parameters for an input of per-example
     shape ``in_shape`` (no batch axis);
-  - ``forward(x, training) -> y`` and ``backward(dy, need_dx=True) -> dx`` (``None`` when not needed);
-    ``backward`` writes parameter gradients into ``self.grads`` (arrays allocated once, updated in place,
-    so an optimizer may hold on to them);
+  - ``forward(x, training, keep=True) -> y`` and ``backward(dy, need_dx=True) -> dx`` (``None`` when not
+    needed); ``backward`` writes parameter gradients into ``self.grads`` (arrays allocated once, updated in
+    place, so an optimizer may hold on to them). What forward keeps for backward (the names in ``_cache``)
+    is kept only with ``keep=True`` and dropped by backward, so a layer holds no activations between
+    passes: inference (``keep=False``) and a finished training step leave only parameters behind;
   - ``params`` / ``grads`` (trainable, same keys) and ``buffers`` (saved but not trained, e.g. the
     running statistics of batch normalisation);
   - ``config()``: the JSON-able constructor arguments, so ``LAYER_TYPES[kind](**config)`` rebuilds it.
@@ -17,15 +19,19 @@ im2col matrix products contiguous without transposes.
 
 from __future__ import annotations
 
+import copy as _copy
 import math
 from typing import ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import threads
+
 
 class Layer:
     kind: ClassVar[str] = ""
+    _cache: ClassVar[tuple[str, ...]] = ()  # attributes forward sets for backward
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -37,7 +43,7 @@ class Layer:
         self.dtype = np.dtype(dtype)
         return in_shape
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = True) -> np.ndarray:
         raise NotImplementedError
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
@@ -48,6 +54,21 @@ class Layer:
 
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def release(self) -> None:
+        """Drop what the last forward kept for backward."""
+        for name in self._cache:
+            setattr(self, name, None)
+
+    def copy(self, memo: dict | None = None) -> "Layer":
+        """An independent copy of the parameters and buffers (fresh zero gradients, nothing cached).
+        ``memo`` maps id(object) -> copy for objects shared between layers (the network's RNG)."""
+        new = _copy.copy(self)
+        new.release()
+        new.params = {k: v.copy() for k, v in self.params.items()}
+        new.buffers = {k: v.copy() for k, v in self.buffers.items()}
+        new._alloc_grads()
+        return new
 
     def astype(self, dtype) -> None:
         """Convert parameters, gradients and buffers in place (float64 for gradient checks)."""
@@ -83,6 +104,7 @@ class Dense(Layer):
     """y = x W + b.   x: (N, n_in) -> y: (N, units)."""
 
     kind = "dense"
+    _cache = ("_x",)
 
     def __init__(self, units: int, init: str = "he") -> None:
         super().__init__()
@@ -103,8 +125,8 @@ class Dense(Layer):
         self._alloc_grads()
         return (self.units,)
 
-    def forward(self, x, training=False):
-        self._x = x
+    def forward(self, x, training=False, keep=True):
+        self._x = x if keep else None
         y = x @ self.params["W"]
         y += self.params["b"]
         return y
@@ -112,6 +134,7 @@ class Dense(Layer):
     def backward(self, dy, need_dx=True):
         np.matmul(self._x.T, dy, out=self.grads["W"])  # (n_in, N) @ (N, units)
         np.sum(dy, axis=0, out=self.grads["b"])
+        self.release()
         return dy @ self.params["W"].T if need_dx else None
 
     def config(self):
@@ -124,40 +147,50 @@ class Dense(Layer):
 
 class ReLU(Layer):
     kind = "relu"
+    _cache = ("_y",)
 
-    def forward(self, x, training=False):
-        self._y = np.maximum(x, 0)
-        return self._y
-
-    def backward(self, dy, need_dx=True):
-        return dy * (self._y > 0)
-
-
-class Sigmoid(Layer):
-    kind = "sigmoid"
-
-    def forward(self, x, training=False):
-        # 0.5 (1 + tanh(x/2)) equals 1 / (1 + e^-x) but never overflows.
-        y = np.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
-        self._y = y
+    def forward(self, x, training=False, keep=True):
+        y = np.maximum(x, 0)
+        self._y = y if keep else None
         return y
 
     def backward(self, dy, need_dx=True):
         y = self._y
+        self.release()
+        return dy * (y > 0)
+
+
+class Sigmoid(Layer):
+    kind = "sigmoid"
+    _cache = ("_y",)
+
+    def forward(self, x, training=False, keep=True):
+        # 0.5 (1 + tanh(x/2)) equals 1 / (1 + e^-x) but never overflows.
+        y = np.tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        self._y = y if keep else None
+        return y
+
+    def backward(self, dy, need_dx=True):
+        y = self._y
+        self.release()
         return dy * y * (1 - y)
 
 
 class Tanh(Layer):
     kind = "tanh"
+    _cache = ("_y",)
 
-    def forward(self, x, training=False):
-        self._y = np.tanh(x)
-        return self._y
+    def forward(self, x, training=False, keep=True):
+        y = np.tanh(x)
+        self._y = y if keep else None
+        return y
 
     def backward(self, dy, need_dx=True):
-        return dy * (1 - self._y * self._y)
+        y = self._y
+        self.release()
+        return dy * (1 - y * y)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,6 +201,7 @@ class Dropout(Layer):
     """Inverted dropout: at training time zero a fraction ``p`` and scale the rest by 1/(1-p)."""
 
     kind = "dropout"
+    _cache = ("_mask",)
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
@@ -181,18 +215,26 @@ class Dropout(Layer):
         self.rng = rng
         return in_shape
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         if not training or self.p == 0.0:
             self._mask = None
             return x
-        keep = 1.0 - self.p
+        q = 1.0 - self.p
         # float32 uniforms are half the cost of float64 ones
-        self._mask = (self.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype)
-        self._mask *= 1.0 / keep
-        return x * self._mask
+        mask = (self.rng.random(x.shape, dtype=np.float32) < q).astype(x.dtype)
+        mask *= 1.0 / q
+        self._mask = mask if keep else None
+        return x * mask
 
     def backward(self, dy, need_dx=True):
-        return dy if self._mask is None else dy * self._mask
+        mask = self._mask
+        self.release()
+        return dy if mask is None else dy * mask
+
+    def copy(self, memo=None):
+        new = super().copy(memo)
+        new.rng = _copy.deepcopy(self.rng, {} if memo is None else memo)
+        return new
 
     def config(self):
         return {"p": self.p}
@@ -214,7 +256,7 @@ class Reshape(Layer):
         self._in_shape = tuple(in_shape)
         return self.shape
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         return x.reshape((x.shape[0], *self.shape))
 
     def backward(self, dy, need_dx=True):
@@ -234,7 +276,7 @@ class Flatten(Layer):
         self._in_shape = tuple(in_shape)
         return (math.prod(in_shape),)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy, need_dx=True):
@@ -260,10 +302,12 @@ class Conv2D(Layer):
     convolution of dy with the flipped kernel: the same im2col + product as forward. Otherwise (valid
     padding, single-channel input) it is one batched product giving, for each kernel offset (i, j), an
     (N, Ho, Wo, C) image added onto the input at that offset: k*k adds of long contiguous runs.
-    No loop runs over pixels or images.
+    No loop runs over pixels or images. The batch is split between the engine's threads
+    (engine/threads.py) when each part is worth a hand-off; each part builds its own chunks.
     """
 
     kind = "conv2d"
+    _cache = ("_cols", "_xp", "_xshape", "_split")
     # The columns are built a few images at a time, at most ``max_chunk`` floats (4 MB in float32):
     # chunks that stay in cache multiply faster, and predicting 1,000 images through a 'same' 5x5 conv
     # with 32 channels would otherwise build 2.5 GB of columns. Training keeps the chunks for the
@@ -306,10 +350,15 @@ class Conv2D(Layer):
         xp[:, p:p + h, p:p + w, :] = x
         return xp
 
-    def _chunks(self, n, rows_per_image, width):
-        """Image ranges [(start, stop)] whose im2col matrices hold at most ``max_chunk`` floats."""
+    def _chunks(self, start, stop, rows_per_image, width):
+        """Image ranges [(s, e)] covering [start, stop) whose im2col matrices hold at most ``max_chunk``
+        floats each."""
         step = max(1, self.max_chunk // (rows_per_image * width))
-        return [(s, min(n, s + step)) for s in range(0, n, step)]
+        return [(i, min(stop, i + step)) for i in range(start, stop, step)]
+
+    def _parts(self, n, out_pixels, width):
+        """The batch split between the engine's threads: image ranges worth at least a hand-off each."""
+        return threads.ranges(n, out_pixels * width * self.filters, threads.MIN_PART_FLOPS)
 
     def _columns(self, xp):
         """Padded images (n, Hp, Wp, C) -> (n*Ho*Wo, k*k*C + 1): one row per output pixel holding its
@@ -333,25 +382,32 @@ class Conv2D(Layer):
         cols[:, -1] = 1
         return cols
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         k, f = self.kernel, self.filters
         xp = self._padded(x)
         n, hp, wp, c = xp.shape
-        ho, wo = hp - k + 1, wp - k + 1
+        ho, wo, width = hp - k + 1, wp - k + 1, k * k * c + 1
         W, b = self.params["W"], self.params["b"]
         dt = np.result_type(x.dtype, W.dtype)
         Wb = np.concatenate([W.reshape(k * k * c, f), b[None, :]]).astype(dt, copy=False)  # (k*k*C+1, F)
         y = np.empty((n, ho, wo, f), dt)
         # training keeps the columns for backward unless they are big; then backward rebuilds them
-        keep = training and n * ho * wo * (k * k * c + 1) <= self.max_kept
-        kept = []
-        for s, e in self._chunks(n, ho * wo, k * k * c + 1):
-            cols = self._columns(xp[s:e])
-            np.matmul(cols, Wb, out=y[s:e].reshape(-1, f))
-            if keep:
-                kept.append(cols)
-        self._cols = kept if keep else None
-        self._xp, self._xshape = xp, x.shape
+        keep_cols = keep and training and n * ho * wo * width <= self.max_kept
+
+        def part(start, stop):  # one thread's images: columns and product a chunk at a time
+            kept = []
+            for s, e in self._chunks(start, stop, ho * wo, width):
+                cols = self._columns(xp[s:e])
+                np.matmul(cols, Wb, out=y[s:e].reshape(-1, f))
+                if keep_cols:
+                    kept.append(cols)
+            return kept
+
+        parts = self._parts(n, ho * wo, width)
+        kept = threads.parallel_map(lambda r: part(*r), parts)
+        if keep:
+            self._cols = kept if keep_cols else None
+            self._xp, self._xshape, self._split = xp, x.shape, parts
         return y
 
     def backward(self, dy, need_dx=True):
@@ -359,35 +415,42 @@ class Conv2D(Layer):
         n, ho, wo, f = dy.shape
         W = self.params["W"]
         c = W.shape[2]
-        kk = k * k
+        kk, width = k * k, k * k * c + 1
         _, h, w, _ = self._xshape
+        xp, kept, parts = self._xp, self._cols, self._split
         dy2 = dy.reshape(-1, f)  # (N*Ho*Wo, F)
         scatter = need_dx and not self._dx_by_convolution(c, h * w, ho * wo)
         if scatter:
             dxp = np.zeros((n, h + 2 * p, w + 2 * p, c), dy.dtype)
             Wt = W.reshape(kk, c, f).transpose(0, 2, 1)  # (k*k, F, C)
-        gWb = None  # (F, k*k*C+1): kernel columns, then the bias column
-        for t, (s, e) in enumerate(self._chunks(n, ho * wo, kk * c + 1)):
-            cols = self._cols[t] if self._cols is not None else self._columns(self._xp[s:e])
-            dyc = dy2[s * ho * wo:e * ho * wo]
-            if cols.flags.f_contiguous:  # single-channel columns, stored transposed
-                g = (cols.T @ dyc).T
-            else:  # 10-15% faster in OpenBLAS than cols.T @ dyc for tall, narrow dy
-                g = dyc.T @ cols
-            gWb = g.copy() if gWb is None else np.add(gWb, g, out=gWb)
-            if scatter:
-                # (k*k, rows, C): the gradient of every window position, grouped by kernel offset
-                dwin = np.matmul(dyc, Wt).reshape(kk, e - s, ho, wo, c)
-                for i in range(k):
-                    for j in range(k):
-                        dxp[s:e, i:i + ho, j:j + wo, :] += dwin[i * k + j]
+
+        def part(t):  # one thread's images: their share of the kernel gradient, their dx
+            gWb = None  # (F, k*k*C+1): kernel columns, then the bias column
+            for q, (s, e) in enumerate(self._chunks(*parts[t], ho * wo, width)):
+                cols = kept[t][q] if kept is not None else self._columns(xp[s:e])
+                dyc = dy2[s * ho * wo:e * ho * wo]
+                if cols.flags.f_contiguous:  # single-channel columns, stored transposed
+                    g = (cols.T @ dyc).T
+                else:  # 10-15% faster in OpenBLAS than cols.T @ dyc for tall, narrow dy
+                    g = dyc.T @ cols
+                gWb = g.copy() if gWb is None else np.add(gWb, g, out=gWb)
+                if scatter:
+                    # (k*k, rows, C): the gradient of every window position, grouped by kernel offset
+                    dwin = np.matmul(dyc, Wt).reshape(kk, e - s, ho, wo, c)
+                    for i in range(k):
+                        for j in range(k):
+                            dxp[s:e, i:i + ho, j:j + wo, :] += dwin[i * k + j]
+            return gWb
+
+        gWb = sum(threads.parallel_map(part, range(len(parts))))
         self.grads["W"][...] = gWb[:, :-1].T.reshape(W.shape)
         self.grads["b"][...] = gWb[:, -1]
+        self.release()
         if not need_dx:
             return None
         if scatter:
             return dxp[:, p:p + h, p:p + w, :] if p else dxp
-        return self._dx_convolution(dy)
+        return self._dx_convolution(dy, (n, h, w, c))
 
     # dx by convolution needs at least this many input channels (a 1-channel product is all overhead)
     dx_conv_min_channels = 8
@@ -398,20 +461,26 @@ class Conv2D(Layer):
         cnn-seed's second (valid) layer."""
         return c >= self.dx_conv_min_channels and in_pixels <= 1.25 * out_pixels
 
-    def _dx_convolution(self, dy):
+    def _dx_convolution(self, dy, xshape=None):
         """dx = dy (padded by k-1-p) correlated with the kernel flipped in space, F and C swapped:
-        (N, Ho, Wo, F) -> (N, H, W, C), the same im2col + product as forward."""
+        (N, Ho, Wo, F) -> (N, H, W, C) = ``xshape`` (default: the last forward's input), the same im2col
+        + product as forward."""
         k, p = self.kernel, self.pad
         n, _, _, f = dy.shape
-        _, h, w, c = self._xshape
+        _, h, w, c = xshape or self._xshape
         W = self.params["W"]
         Wf = np.empty((k * k * f + 1, c), W.dtype)  # flipped kernel rows, then a zero row for the ones
         Wf[:-1] = W[::-1, ::-1].transpose(0, 1, 3, 2).reshape(k * k * f, c)
         Wf[-1] = 0
         dyp = self._padded(dy, k - 1 - p)
         dx = np.empty((n, h, w, c), np.result_type(dy.dtype, W.dtype))
-        for s, e in self._chunks(n, h * w, k * k * f + 1):
-            np.matmul(self._columns(dyp[s:e]), Wf, out=dx[s:e].reshape(-1, c))
+        width = k * k * f + 1
+
+        def part(start, stop):
+            for s, e in self._chunks(start, stop, h * w, width):
+                np.matmul(self._columns(dyp[s:e]), Wf, out=dx[s:e].reshape(-1, c))
+
+        threads.for_ranges(part, n, h * w * width * c, threads.MIN_PART_FLOPS)
         return dx
 
     def config(self):
@@ -426,6 +495,7 @@ class MaxPool2D(Layer):
     """
 
     kind = "maxpool2d"
+    _cache = ("_masks", "_xs", "_y", "_xshape")
 
     def __init__(self, size: int = 2) -> None:
         super().__init__()
@@ -443,28 +513,41 @@ class MaxPool2D(Layer):
             raise ValueError(f"a {s}x{s} pool does not fit a {h}x{w} input")
         return (h // s, w // s, c)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         s = self.size
         n, h, w, c = x.shape
         ho, wo = h // s, w // s
         xs = x[:, : ho * s, : wo * s, :].reshape(n, ho, s, wo, s, c)  # a view unless an edge is dropped
-        # max over window rows first (runs of Wo*s*C contiguous floats), then over window columns
-        rows = xs[:, :, 0].copy() if s == 1 else np.maximum(xs[:, :, 0], xs[:, :, 1])  # (N, Ho, Wo, s, C)
-        for di in range(2, s):
-            np.maximum(rows, xs[:, :, di], out=rows)
-        y = rows[:, :, :, 0].copy() if s == 1 else np.maximum(rows[:, :, :, 0], rows[:, :, :, 1])
-        for dj in range(2, s):
-            np.maximum(y, rows[:, :, :, dj], out=y)
+        y = np.empty((n, ho, wo, c), x.dtype)
         # training builds the gradient routing now, while x is still in cache; inference skips it
-        self._masks = self._first_max_masks(xs, y) if training else None
-        self._xs, self._y, self._xshape = xs, y, x.shape
+        masks = np.empty((s * s, n, ho, wo, c), bool) if training and keep else None
+
+        def part(a, b):
+            # max over window rows first (runs of Wo*s*C contiguous floats), then over window columns
+            xa = xs[a:b]
+            rows = xa[:, :, 0].copy() if s == 1 else np.maximum(xa[:, :, 0], xa[:, :, 1])  # (n, Ho, Wo, s, C)
+            for di in range(2, s):
+                np.maximum(rows, xa[:, :, di], out=rows)
+            if s == 1:
+                y[a:b] = rows[:, :, :, 0]
+            else:
+                np.maximum(rows[:, :, :, 0], rows[:, :, :, 1], out=y[a:b])
+            for dj in range(2, s):
+                np.maximum(y[a:b], rows[:, :, :, dj], out=y[a:b])
+            if masks is not None:
+                self._first_max_masks(xa, y[a:b], masks[:, a:b])
+
+        threads.for_ranges(part, n, h * w * c, threads.MIN_PART_ELEMENTS)
+        if keep:
+            self._masks, self._xs, self._y, self._xshape = masks, xs, y, x.shape
         return y
 
-    def _first_max_masks(self, xs, y):
+    def _first_max_masks(self, xs, y, masks=None):
         """(s*s, N, Ho, Wo, C) bool: for each window offset (row-major), where it holds the first
         maximum of its window. Contiguous per offset, so the tie-breaking passes run over long arrays."""
         s = self.size
-        masks = np.empty((s * s, *y.shape), bool)
+        if masks is None:
+            masks = np.empty((s * s, *y.shape), bool)
         for t in range(s * s):
             np.equal(xs[:, :, t // s, :, t % s], y, out=masks[t])
         seen = masks[0].copy()
@@ -475,18 +558,24 @@ class MaxPool2D(Layer):
         return masks
 
     def backward(self, dy, need_dx=True):
+        masks, xs, y, xshape = self._masks, self._xs, self._y, self._xshape
+        self.release()
         if not need_dx:
             return None
         s = self.size
-        n, h, w, c = self._xshape
+        n, h, w, c = xshape
         ho, wo = h // s, w // s
-        masks = self._masks if self._masks is not None else self._first_max_masks(self._xs, self._y)
-        dx6 = np.empty((n, ho, s, wo, s, c), np.result_type(dy.dtype, self._y.dtype))
-        for t in range(s * s):
-            np.multiply(masks[t], dy, out=dx6[:, :, t // s, :, t % s])
+        dx6 = np.empty((n, ho, s, wo, s, c), np.result_type(dy.dtype, y.dtype))
+
+        def part(a, b):
+            m = masks[:, a:b] if masks is not None else self._first_max_masks(xs[a:b], y[a:b])
+            for t in range(s * s):
+                np.multiply(m[t], dy[a:b], out=dx6[a:b, :, t // s, :, t % s])
+
+        threads.for_ranges(part, n, h * w * c, threads.MIN_PART_ELEMENTS)
         if ho * s == h and wo * s == w:
-            return dx6.reshape(self._xshape)
-        dx = np.zeros(self._xshape, dx6.dtype)
+            return dx6.reshape(xshape)
+        dx = np.zeros(xshape, dx6.dtype)
         dx[:, : ho * s, : wo * s, :] = dx6.reshape(n, ho * s, wo * s, c)
         return dx
 
@@ -508,6 +597,7 @@ class BatchNorm(Layer):
     """
 
     kind = "batchnorm"
+    _cache = ("_x2", "_xhat", "_inv", "_training")
 
     def __init__(self, momentum: float = 0.9, eps: float = 1e-5) -> None:
         super().__init__()
@@ -521,7 +611,7 @@ class BatchNorm(Layer):
         self._alloc_grads()
         return in_shape
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, keep=True):
         c = x.shape[-1]
         x2 = x.reshape(-1, c)  # (M, C), M = N (features) or N*H*W (channels)
         gamma, beta = self.params["gamma"], self.params["beta"]
@@ -530,7 +620,8 @@ class BatchNorm(Layer):
             scale = gamma * inv
             y = x2 * scale
             y += beta - self.buffers["mean"] * scale
-            self._x2, self._xhat, self._inv, self._training = x2, None, inv, False
+            if keep:
+                self._x2, self._xhat, self._inv, self._training = x2, None, inv, False
             return y.reshape(x.shape)
         m = x2.shape[0]
         mean = column_sum(x2) / m
@@ -543,7 +634,8 @@ class BatchNorm(Layer):
         self.buffers["var"] += (1 - mom) * var
         inv = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
         xc *= inv  # now xhat
-        self._xhat, self._inv, self._training = xc, inv, True
+        if keep:
+            self._xhat, self._inv, self._training = xc, inv, True
         y = xc * gamma
         y += beta
         return y.reshape(x.shape)
@@ -554,13 +646,15 @@ class BatchNorm(Layer):
         xhat = self._xhat
         if xhat is None:  # after an inference-mode forward
             xhat = (self._x2 - self.buffers["mean"]) * self._inv
+        inv, training = self._inv, self._training
+        self.release()
         t = dy2 * xhat
         self.grads["gamma"][...] = column_sum(t)
         self.grads["beta"][...] = column_sum(dy2)
         if not need_dx:
             return None
-        a = self.params["gamma"] * self._inv
-        if not self._training:  # fixed running statistics: a per-channel affine map
+        a = self.params["gamma"] * inv
+        if not training:  # fixed running statistics: a per-channel affine map
             return (dy2 * a).reshape(dy.shape)
         m = dy2.shape[0]
         # dx = gamma * inv / m * (m dy - sum(dy) - xhat * sum(dy xhat))

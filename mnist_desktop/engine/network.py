@@ -101,11 +101,13 @@ class Network:
             x = x.reshape((x.shape[0], *self.input_shape))
         return x.astype(self.dtype, copy=False)
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """x: (N, *input_shape) -> outputs (N, K): logits for 'ce', activations for 'mse'."""
+    def forward(self, x: np.ndarray, training: bool = False, keep: bool = True) -> np.ndarray:
+        """x: (N, *input_shape) -> outputs (N, K): logits for 'ce', activations for 'mse'.
+        ``keep``: the layers keep what ``backward`` needs (until it runs); inference passes False and
+        leaves no activations behind."""
         x = self._as_input(x)
         for layer in self.layers:
-            x = layer.forward(x, training)
+            x = layer.forward(x, training, keep)
         return x
 
     def backward(self, dout: np.ndarray, need_input_grad: bool = False) -> np.ndarray | None:
@@ -117,6 +119,8 @@ class Network:
         for i in range(len(self.layers) - 1, -1, -1):
             d = self.layers[i].backward(d, need_dx=need_input_grad or i > first)
             if d is None:
+                for layer in self.layers[:i]:  # the layers not reached drop their caches too
+                    layer.release()
                 break
         return d
 
@@ -132,17 +136,36 @@ class Network:
         self.forward(x, training=False)
         return self.backward(dout.astype(self.dtype), need_input_grad=True)
 
-    def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """x: (N, ...) images in [0, 1] -> (N, K) class probabilities (inference mode)."""
+    # Inference runs the images through in chunks whose largest activation holds about this many floats
+    # (1 MB in float32): a chunk's activations then stay in the caches from one layer to the next, and
+    # memory stays bounded however many images come (the shipped CNN: chunks of ~20 images; an MLP:
+    # hundreds). Measured in benchmarks/inference_batching.py.
+    chunk_floats = 1 << 18
+
+    def inference_chunk(self) -> int:
+        """Images per inference chunk, from the layer sizes: ``chunk_floats`` over the largest per-image
+        activation, at least 1; whole batches of a conv layer's im2col columns count too."""
+        per_image = max(math.prod(s) for s in self.shapes)
+        for layer, shape in zip(self.layers, self.shapes):
+            if layer.kind == "conv2d":
+                k = layer.kernel
+                per_image = max(per_image, math.prod(shape[:2]) * (k * k * shape[2] + 1) // 4)
+        return max(1, self.chunk_floats // per_image)
+
+    def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """x: (N, ...) images in [0, 1] -> (N, K) class probabilities (inference mode: nothing kept).
+        ``batch_size``: images per forward pass (default: ``inference_chunk()``)."""
         x = np.asarray(x)
         single = x.ndim == len(self.input_shape) and x.shape == self.input_shape
         if single:
             x = x[None]
-        outs = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-        probs = outputs_to_probabilities(np.concatenate(outs) if outs else np.zeros((0, self.n_outputs), self.dtype), self.loss)
+        step = batch_size or self.inference_chunk()
+        probs = np.empty((len(x), self.n_outputs), self.dtype)
+        for i in range(0, len(x), step):
+            probs[i:i + step] = outputs_to_probabilities(self.forward(x[i:i + step], keep=False), self.loss)
         return probs[0] if single else probs
 
-    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """(N, ...) -> (N,) int64 predicted classes."""
         return self.predict_proba(x, batch_size).argmax(axis=1)
 
@@ -180,8 +203,14 @@ class Network:
         return {k: v.copy() for k, v in self.arrays().items()}
 
     def copy(self) -> "Network":
-        """An independent deep copy (separate arrays and RNG), e.g. to train while another predicts."""
-        return _copy.deepcopy(self)
+        """An independent copy, e.g. to train while another predicts: its own parameters, buffers,
+        gradients and RNG (in the same state); no activations (a layer's cache is not copied)."""
+        new = _copy.copy(self)
+        memo: dict = {}
+        new.rng = _copy.deepcopy(self.rng, memo)  # the dropout layers share it: the memo keeps that so
+        new.layers = [layer.copy(memo) for layer in self.layers]
+        new.shapes = list(self.shapes)
+        return new
 
     def inference_copy(self) -> "Network":
         """A copy for prediction only, with every batch norm that directly follows a dense or conv2d layer

@@ -1,0 +1,221 @@
+"""The engine's own threads (batches split between them give the same numbers and gradients), the BLAS
+pool set at run time, and memory: nothing cached between passes, copies of parameters only, inference
+in bounded chunks. Speed is measured in benchmarks/, never here."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_desktop.engine import Network, Trainer, TrainConfig, layers as L, threads
+from mnist_desktop.engine.presets import cnn_bn, cnn_seed, mlp
+
+from test_engine_grads import check_layer
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Two engine threads, and every split worth a hand-off: the parallel paths run even on tiny inputs."""
+    old = threads.threads()
+    threads.set_threads(2)
+    monkeypatch.setattr(threads, "MIN_PART_FLOPS", 1)
+    monkeypatch.setattr(threads, "MIN_PART_ELEMENTS", 1)
+    yield
+    threads.set_threads(old)
+
+
+def test_split_covers_the_range_in_order():
+    assert threads.split(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert threads.split(10, 3, min_size=6) == [(0, 10)]
+    assert threads.split(1, 4) == [(0, 1)]
+    assert threads.split(0, 2) == [(0, 0)]
+
+
+def test_parallel_map_keeps_order_runs_on_two_threads_and_raises(two_threads):
+    seen = set()
+
+    def f(i):
+        seen.add(threading.get_ident())
+        return i * i
+
+    barrier = threading.Barrier(2, timeout=10)
+    assert threads.parallel_map(lambda i: (barrier.wait(), f(i))[1], [1, 2]) == [1, 4]  # both at once
+    assert len(seen) == 2
+
+    def boom(i):
+        if i == 2:
+            raise ValueError("part 2")
+        return i
+
+    with pytest.raises(ValueError, match="part 2"):
+        threads.parallel_map(boom, [1, 2, 3])
+    assert threads.parallel_map(boom, [1, 3]) == [1, 3]  # the pool still works
+
+
+def test_nested_and_concurrent_callers_run_sequentially_instead_of_waiting(two_threads):
+    # a part that itself splits (a pool thread) and a second caller while the pool is busy: no deadlock
+    inner = threads.parallel_map(lambda i: threads.parallel_map(lambda j: i * 10 + j, [1, 2]), [1, 2])
+    assert inner == [[11, 12], [21, 22]]
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(threads.parallel_map(lambda j: j, [1, 2, 3])))
+               for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=30)
+    assert results == [[1, 2, 3]] * 3
+
+
+def test_blas_pool_is_set_at_run_time():
+    before = threads.blas_threads()
+    if before is None:
+        pytest.skip("no BLAS library threadpoolctl knows")
+    try:
+        threads.set_blas_threads(2)
+        assert threads.blas_threads() == 2
+        threads.set_blas_threads(1)
+        assert threads.blas_threads() == 1
+    finally:
+        threads.set_blas_threads(before)
+
+
+def test_default_threads_reads_the_environment(monkeypatch):
+    monkeypatch.setenv(threads.ENV_THREADS, "3")
+    assert threads.default_threads() == 3
+    for bad in ("0", "-2", "many", ""):
+        monkeypatch.setenv(threads.ENV_THREADS, bad)
+        assert 1 <= threads.default_threads() <= threads.MAX_DEFAULT_THREADS
+
+
+# ---- split batches: the same gradients ------------------------------------------------------------
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("padding,c", [("valid", 1), ("same", 2), ("valid", 3)])
+def test_conv2d_gradients_with_the_batch_split(two_threads, padding, c, training):
+    conv = L.Conv2D(3, kernel=3, padding=padding)
+    check_layer(conv, (6, 5, c), n=4, training=training)
+
+
+@pytest.mark.parametrize("way", ["convolution", "scatter"])
+def test_conv2d_dx_both_ways_with_the_batch_split(two_threads, way):
+    conv = L.Conv2D(3, kernel=3, padding="same")
+    conv._dx_by_convolution = lambda *shape: way == "convolution"
+    check_layer(conv, (5, 6, 2), n=3, training=True)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_maxpool_gradients_with_the_batch_split(two_threads, training):
+    check_layer(L.MaxPool2D(2), (5, 6, 2), n=4, training=training)
+
+
+@pytest.mark.parametrize("arch", [cnn_seed(), cnn_bn(channels=(4, 6), kernel=3, hidden=16, double=True)],
+                         ids=["cnn-seed", "cnn-bn"])
+def test_a_training_step_is_the_same_on_one_or_two_threads(monkeypatch, arch):
+    """Same seed, same data: outputs, loss and every gradient agree (float32 sums in another order)."""
+    x = np.random.default_rng(0).random((16, 784), dtype=np.float32)
+    y = np.arange(16) % 10
+    results = []
+    for n in (1, 2):
+        old = threads.threads()
+        threads.set_threads(n)
+        monkeypatch.setattr(threads, "MIN_PART_FLOPS", 1 if n == 2 else threads.MIN_PART_FLOPS)
+        monkeypatch.setattr(threads, "MIN_PART_ELEMENTS", 1 if n == 2 else threads.MIN_PART_ELEMENTS)
+        try:
+            net = Network.from_architecture(arch, rng=np.random.default_rng(1))
+            loss, out = net.loss_and_grads(x, y)
+            grads = [g.copy() for _, _, g, _ in net.param_slots()]
+            results.append((loss, out, grads, net.predict_proba(x)))
+        finally:
+            threads.set_threads(old)
+    (l1, o1, g1, p1), (l2, o2, g2, p2) = results
+    assert l1 == pytest.approx(l2, rel=1e-5)
+    np.testing.assert_allclose(o1, o2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# ---- memory ------------------------------------------------------------------------------------
+
+def cached(net: Network) -> list[str]:
+    """'<layer index>.<attribute>' for every activation a layer still holds."""
+    return [f"{i}.{name}" for i, layer in enumerate(net.layers) for name in layer._cache
+            if getattr(layer, name, None) is not None]
+
+
+@pytest.fixture
+def cnn():
+    return Network.from_architecture(cnn_bn(channels=(4, 6), kernel=3, hidden=16, double=True),
+                                     rng=np.random.default_rng(0))
+
+
+def test_inference_keeps_no_activations(cnn):
+    x = np.random.default_rng(0).random((30, 784), dtype=np.float32)
+    cnn.predict_proba(x)
+    assert cached(cnn) == []
+    cnn.forward(x, keep=False)
+    assert cached(cnn) == []
+
+
+def test_a_training_step_leaves_no_activations_behind(cnn):
+    x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
+    cnn.forward(x, training=True)
+    assert cached(cnn)  # kept for backward ...
+    cnn.backward(np.ones((8, 10), np.float32))
+    assert cached(cnn) == []  # ... and dropped by it
+    cnn.input_gradient(x, np.ones((8, 10), np.float32))
+    assert cached(cnn) == []
+
+
+def test_copy_copies_parameters_and_buffers_only(cnn):
+    x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
+    cnn.forward(x, training=True)  # activations cached in the original
+    twin = cnn.copy()
+    assert cached(twin) == []
+    for (k, a), (k2, b) in zip(cnn.arrays().items(), twin.arrays().items()):
+        assert k == k2 and a is not b and not np.shares_memory(a, b)
+        np.testing.assert_array_equal(a, b)
+    for layer, other in zip(cnn.layers, twin.layers):
+        assert layer is not other
+        for k in layer.grads:
+            assert not np.shares_memory(layer.grads[k], other.grads[k])
+    np.testing.assert_array_equal(twin.predict_proba(x), cnn.predict_proba(x))
+    twin.layers[1].params["W"] += 1
+    assert not np.array_equal(twin.layers[1].params["W"], cnn.layers[1].params["W"])
+
+
+def test_copy_has_its_own_rng_in_the_same_state_shared_by_its_dropout_layers():
+    net = Network.from_architecture(mlp([784, 32, 32, 10], dropout=0.5), rng=np.random.default_rng(0))
+    twin = net.copy()
+    drops = [l for l in twin.layers if l.kind == "dropout"]
+    assert twin.rng is not net.rng and all(d.rng is twin.rng for d in drops)
+    x = np.random.default_rng(1).random((4, 784), dtype=np.float32)
+    np.testing.assert_array_equal(net.forward(x, training=True), twin.forward(x, training=True))
+
+
+def test_a_copy_trains_like_the_original():
+    x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+    y = np.arange(64) % 10
+    a = Network.from_architecture(cnn_seed(), rng=np.random.default_rng(2))
+    b = a.copy()
+    for net in (a, b):
+        tr = Trainer(net, (x, y), None, TrainConfig(epochs=1, batch_size=32))
+        list(tr.run())
+    for (k, u), v in zip(a.arrays().items(), b.arrays().values()):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_inference_runs_in_chunks_chosen_from_the_layer_sizes(cnn, monkeypatch):
+    chunk = cnn.inference_chunk()
+    big = Network.from_architecture(cnn_seed(), rng=np.random.default_rng(0))
+    small = Network.from_architecture(mlp([784, 16, 10]), rng=np.random.default_rng(0))
+    assert 1 <= big.inference_chunk() < small.inference_chunk()
+    sizes = []
+    forward = Network.forward
+    monkeypatch.setattr(Network, "forward", lambda self, x, *a, **kw: (sizes.append(len(x)), forward(self, x, *a, **kw))[1])
+    x = np.random.default_rng(0).random((2 * chunk + 3, 784), dtype=np.float32)
+    probs = cnn.predict_proba(x)
+    assert sizes == [chunk, chunk, 3]
+    monkeypatch.setattr(Network, "forward", forward)
+    np.testing.assert_allclose(probs, cnn.predict_proba(x, batch_size=len(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)

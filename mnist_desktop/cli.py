@@ -537,7 +537,7 @@ def _add_calibrate(sub) -> None:
         "(class means and covariance of its penultimate features, and the limits of its energy and feature "
         "distance) and write them beside the model (cnn.npz -> cnn.calib). The Draw view and predict use "
         "them while the model's weights are the ones calibrated. Needs MNIST (see download)."))
-    p.add_argument("model", metavar="MODEL", help="model file (.npz)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--out", metavar="PATH", help="where to write (default: MODEL with the suffix .calib)")
     p.add_argument("--data", metavar="DIR", help="folder with the four IDX files (default: $MNIST_DIR, then the cache)")
     p.set_defaults(func=_cmd_calibrate, dataset="mnist")
@@ -548,12 +548,15 @@ def _cmd_calibrate(args) -> int:
     from mnist_desktop.data import DatasetError
     from mnist_desktop.engine.serialize import ModelFileError, load
 
+    model, problem = _resolve_model(args.model)
+    if problem:
+        return _fail(problem)
     try:
-        net, _spec = load(args.model)
+        net, _spec = load(model)
     except ModelFileError as exc:
         return _fail(str(exc))
     if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
-        return _fail(f"{args.model}: calibration needs a 28x28 digit model (784 -> 10)")
+        return _fail(f"{model}: calibration needs a 28x28 digit model (784 -> 10)")
     try:
         data = _load_data(args)
     except DatasetError as exc:
@@ -563,7 +566,7 @@ def _cmd_calibrate(args) -> int:
         cal = calibrate(net, data.x_train, data.y_train)
     except ValueError as exc:
         return _fail(str(exc))
-    out = Path(args.out) if args.out else calibration_path(args.model)
+    out = Path(args.out) if args.out else calibration_path(model)
     try:
         cal.save(out)
     except OSError as exc:

@@ -173,7 +173,7 @@ def test_a_new_model_mid_evaluation_wins(view, state, save_model, qtbot, test_se
     assert view.busy
     new = show_model(qtbot, view, state, save_model("new", 5))
     wait_idle(qtbot, view)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: view.jobs.threads == 0, timeout=20_000)    # the old job's end handled: dropped
     np.testing.assert_array_equal(view.evaluation.predicted, new.net.predict(test_set[0]))
 
 

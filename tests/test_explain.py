@@ -3,8 +3,6 @@ and heatmap.py (colour maps, tiling, weight grids, confusion colours, the pixel 
 
 import gzip
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -412,12 +410,6 @@ def test_imagine_dispatch(trained):
     with pytest.raises(TypeError):
         explain.imagine(trained, 5, "backproject", steps=3)
     assert explain.METHODS == ("backproject", "maximize")
-
-
-def test_explain_and_heatmap_import_no_qt():
-    code = ("import sys, mnist_desktop.explain, mnist_desktop.heatmap;"
-            "assert not {m.split('.')[0] for m in sys.modules} & {'PySide6', 'pyqtgraph'}")
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ---- heatmap -----------------------------------------------------------------------------------------

@@ -152,6 +152,12 @@ class JobRunner(QObject):
         """Some job is current (started, not yet delivered, not cancelled)."""
         return bool(self._current)
 
+    @property
+    def threads(self) -> int:
+        """Job threads whose end has not been handled yet, current or cancelled (0: nothing of this
+        runner's can deliver anything any more)."""
+        return len(self._live)
+
     def current(self, kind: str) -> Job | None:
         """The current job of ``kind``, or None."""
         return self._current.get(kind)

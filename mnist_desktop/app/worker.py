@@ -166,6 +166,12 @@ class TrainWorker(_Worker):
         with self._lock:
             return self._paused_since is not None
 
+    @property
+    def held(self) -> bool:
+        """Paused and parked between batches: no batch trains and no report is sent until resume."""
+        with self._lock:
+            return self._trainer is not None and self._trainer.held
+
     def _paused_seconds(self) -> float:
         with self._lock:
             extra = time.perf_counter() - self._paused_since if self._paused_since is not None else 0.0

@@ -3,7 +3,7 @@ as on the command line?
 
   UI stall      while a preset (default cnn-seed) trains in the window, a 10 ms timer on the UI thread
                 measures how late each tick comes: median, p99 and max lateness (the bar: < 50 ms)
-  throughput    images/s of the first --batches batches in the window (TrainWorker on its QThread) against
+  throughput    images/s of the first --batches batches in the window (TrainWorker, a JobRunner job) against
                 the command line's Trainer driven directly on this thread, same network, settings, data and
                 seed (the bar: window >= 0.9x command line)
 

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Draw digits, train networks and look inside them. Without a subcommand, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"mnist-desktop {__version__}")
-    parser.add_argument("--model", metavar="PATH", help="model to open in the window (default: the shipped CNN)")
+    parser.add_argument("--model", metavar="MODEL", help=f"model to open in the window: {MODEL_HELP}")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window offscreen, save a PNG and exit")
     parser.add_argument("--view", metavar="NAME", default=None, help="view to show first (draw, train, imagine, evaluate)")
     parser.add_argument("--size", metavar="WxH", default=None, help="window size for --screenshot, e.g. 1280x800")
@@ -32,6 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     for add in SUBCOMMANDS:
         add(sub)
     return parser
+
+
+MODEL_HELP = "a .npz file, or a shipped model by name: cnn (the default) or mlp"
+
+
+def _resolve_model(text):
+    """-> (path, None) or (None, error message): a model named on the command line (see shipped.resolve_model)."""
+    from mnist_desktop.engine.serialize import ModelFileError
+    from mnist_desktop.shipped import resolve_model
+
+    try:
+        return resolve_model(text), None
+    except ModelFileError as exc:
+        return None, str(exc)
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
@@ -178,7 +192,8 @@ def _cmd_train(args) -> int:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy of a model on the test set", description=(
         "Score a model on the 10,000 test images: accuracy, per-digit accuracy, confusions."))
-    p.add_argument("model", metavar="MODEL", help="model file (.npz)")
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help=f"the model to score: {MODEL_HELP} (default: cnn)")
     p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, n, correct")
     p.add_argument("--confusion", action="store_true", help="print the 10x10 confusion matrix")
     damage = p.add_argument_group("damage", "score the model on damaged test images (robustness; combinable)")
@@ -207,8 +222,11 @@ def _cmd_evaluate(args) -> int:
         dmg.validate()
     except ValueError as exc:
         return _fail(f"--{exc}")            # "--noise must be between 0 and 1, got 3.0": names match the flags
+    model, problem = _resolve_model(args.model)
+    if problem:
+        return _fail(problem)
     try:
-        net, spec = load(args.model)
+        net, spec = load(model)
     except ModelFileError as exc:
         return _fail(str(exc))
     try:
@@ -227,7 +245,7 @@ def _cmd_evaluate(args) -> int:
         curve = rotation_curve(net, data.x_test, data.y_test, progress=bar.update)
         bar.close()
     if args.json:
-        out = {"model": str(args.model), "accuracy": result.accuracy, "correct": result.correct, "n": result.n,
+        out = {"model": str(model), "accuracy": result.accuracy, "correct": result.correct, "n": result.n,
                "per_class": [None if math.isnan(v) else float(v) for v in result.per_class],
                "seconds": round(seconds, 3)}
         if not dmg.is_none:
@@ -240,7 +258,7 @@ def _cmd_evaluate(args) -> int:
                                      for a, v in zip(curve.angles, curve.accuracy)]
         print(json.dumps(out))
         return 0
-    print(f"{spec.get('name') or Path(args.model).stem}: {net.describe()}")
+    print(f"{spec.get('name') or Path(model).stem}: {net.describe()}")
     on = f"the {data.name} test set" + ("" if dmg.is_none else f" ({dmg.describe()})")
     print(f"accuracy {result.accuracy * 100:.2f}% ({result.correct:,}/{result.n:,}) on {on}, {seconds:.2f}s")
     print("per digit: " + "  ".join(f"{d}: {a * 100:.1f}%" for d, a in enumerate(result.per_class)))
@@ -307,8 +325,7 @@ def _add_imagine(sub) -> None:
     p.add_argument("--method", choices=("backproject", "maximize"), default="backproject",
                    help="backproject (default) or maximize")
     # SUPPRESS: `mnist-desktop --model M imagine 3` keeps the top-level --model
-    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
-                   help="model file (.npz; default: the shipped model)")
+    p.add_argument("--model", metavar="MODEL", default=argparse.SUPPRESS, help=f"{MODEL_HELP}")
     p.add_argument("--out", required=True, metavar="PNG", help="where to write the picture (.png)")
     p.add_argument("--scale", type=int, default=8, help="pixels per image pixel (default 8: 224x224 per digit)")
     p.add_argument("--no-labels", action="store_true", help="no caption strip above each picture")
@@ -328,8 +345,6 @@ def _cmd_imagine(args) -> int:
 
     from mnist_desktop import explain, heatmap
     from mnist_desktop.engine.serialize import ModelFileError, load
-    from mnist_desktop.shipped import default_model_path
-
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         return _fail(f"--out must name a .png file, got {out}")
@@ -346,9 +361,9 @@ def _cmd_imagine(args) -> int:
             kw["steps"] = args.steps
     elif args.steps is not None:
         return _fail("--steps applies to --method maximize")
-    model = getattr(args, "model", None) or default_model_path()
-    if model is None:
-        return _fail("no shipped model was found; pass --model PATH (train one with `mnist-desktop train`)")
+    model, problem = _resolve_model(getattr(args, "model", None))
+    if problem:
+        return _fail(problem)
     try:
         net, _spec = load(model)
     except ModelFileError as exc:
@@ -406,7 +421,7 @@ def _add_predict(sub) -> None:
         "inverted automatically, transparency counts as background) or a drawing saved by the window (.json). "
         "Each goes through the same MNIST-style preprocessing as the canvas. Exit status 1 if any file failed."))
     p.add_argument("files", nargs="+", metavar="FILE", help="image files or drawings (.json)")
-    p.add_argument("--model", metavar="PATH", help="model file (default: the shipped model)")
+    p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true",
                    help='one JSON object per line: {"file", "digit", "probabilities"} or {"file", "error"}')
     p.set_defaults(func=_cmd_predict)
@@ -427,13 +442,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"mnist-desktop predict: {message}", file=sys.stderr)
         return 2
 
-    model_path = args.model
-    if model_path is None:
-        from mnist_desktop.shipped import MODELS_DIR, default_model_path
-
-        model_path = default_model_path()
-        if model_path is None:
-            return fail(f"no model given and no shipped model found in {MODELS_DIR}; pass --model PATH")
+    model_path, problem = _resolve_model(args.model)
+    if problem:
+        return fail(problem)
     try:
         net, _spec = load(model_path)
     except ModelFileError as exc:

@@ -423,7 +423,13 @@ def _add_predict(sub) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="image files or drawings (.json)")
     p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true",
-                   help='one JSON object per line: {"file", "digit", "probabilities"} or {"file", "error"}')
+                   help='one JSON object per line: {"file", "digit", "probabilities", "verdict", "text", '
+                        '"reason", "because", "calibrated"} or {"file", "error"}; verdict is "digit", '
+                        '"unsure" or "not_digit"')
+    p.epilog = ("Each answer is checked (mnist_desktop/confidence.py): 'not sure: 3 or 5?' when the two best "
+                "digits are close or the best is low; 'that doesn't look like a digit' for a dot, a blob, a "
+                "flat line, a scribble, or (models with a calibration file, see `mnist-desktop calibrate`) "
+                "anything unlike the digits the model learned.")
     p.set_defaults(func=_cmd_predict)
 
 
@@ -456,15 +462,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     # No window is ever shown, so never talk to a display server (a stale DISPLAY would abort Qt).
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
-        from mnist_desktop.app.imageio import ensure_gui_app, preprocess_file
+        from mnist_desktop.app.imageio import ensure_gui_app, is_drawing_file, preprocess_file
     except ImportError as exc:
         return fail(f"reading images needs PySide6 ({exc})")
     ensure_gui_app()
 
+    from mnist_desktop.confidence import assess_batch, calibration_path, find_calibration
+    from mnist_desktop.drawing import read_drawing
+
+    calibration = find_calibration(net, model_path)
+    if calibration is None:
+        print(f"mnist-desktop predict: note: {model_path} has no calibration ({calibration_path(model_path).name}); "
+              f"'not a digit' uses the shape rules only. `mnist-desktop calibrate {model_path}` makes one.",
+              file=sys.stderr)
+
     results: list[dict] = []
-    images = []
+    images, drawings = [], []
     for name in args.files:
         try:
+            drawing = read_drawing(name) if is_drawing_file(name) else None
             pre = preprocess_file(name)
         except Exception as exc:  # a bad file is reported and the others go on
             msg = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
@@ -479,8 +495,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             continue
         results.append({"file": name, "index": len(images)})
         images.append(pre.image)
+        drawings.append(drawing)
 
-    probs = net.predict_proba(np.stack(images).reshape(len(images), 784)) if images else np.zeros((0, 10))
+    probs, verdicts = (assess_batch(net, np.stack(images), calibration, drawings) if images
+                       else (np.zeros((0, 10)), []))
     failed = 0
     for r in results:
         if "error" in r:
@@ -488,14 +506,74 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             line = json.dumps(r) if args.json else f"{r['file']}: error: {r['error']}"
         else:
             p = probs[r["index"]].astype(np.float64)
-            first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
+            v = verdicts[r["index"]]
+            first, second = v.digit, v.second
             if args.json:
-                line = json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(v), 6) for v in p]})
+                line = json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(x), 6) for x in p],
+                                   **v.as_dict()})
             else:
-                line = f"{r['file']}: {first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
+                numbers = f"{first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
+                if v.kind == "not_digit":
+                    line = f"{r['file']}: {v.text} ({v.because}); the network would say {numbers}"
+                elif v.kind == "unsure":
+                    line = f"{r['file']}: not sure, {v.text} {numbers}"
+                else:
+                    line = f"{r['file']}: {numbers}"
         print(line, flush=False)
     sys.stdout.flush()
     return 1 if failed else 0
 
 
 SUBCOMMANDS.append(_add_predict)
+
+
+# ---- calibrate -------------------------------------------------------------------------------------
+
+
+def _add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="let a model say 'that doesn\'t look like a digit' (writes MODEL.calib)",
+                       description=(
+        "Compute the statistics the 'not a digit' check needs for MODEL from the MNIST training digits "
+        "(class means and covariance of its penultimate features, and the limits of its energy and feature "
+        "distance) and write them beside the model (cnn.npz -> cnn.calib). The Draw view and predict use "
+        "them while the model's weights are the ones calibrated. Needs MNIST (see download)."))
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--out", metavar="PATH", help="where to write (default: MODEL with the suffix .calib)")
+    p.add_argument("--data", metavar="DIR", help="folder with the four IDX files (default: $MNIST_DIR, then the cache)")
+    p.set_defaults(func=_cmd_calibrate, dataset="mnist")
+
+
+def _cmd_calibrate(args) -> int:
+    from mnist_desktop.confidence import calibrate, calibration_path
+    from mnist_desktop.data import DatasetError
+    from mnist_desktop.engine.serialize import ModelFileError, load
+
+    model, problem = _resolve_model(args.model)
+    if problem:
+        return _fail(problem)
+    try:
+        net, _spec = load(model)
+    except ModelFileError as exc:
+        return _fail(str(exc))
+    if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
+        return _fail(f"{model}: calibration needs a 28x28 digit model (784 -> 10)")
+    try:
+        data = _load_data(args)
+    except DatasetError as exc:
+        return _fail(str(exc))
+    t0 = time.perf_counter()
+    try:
+        cal = calibrate(net, data.x_train, data.y_train)
+    except ValueError as exc:
+        return _fail(str(exc))
+    out = Path(args.out) if args.out else calibration_path(model)
+    try:
+        cal.save(out)
+    except OSError as exc:
+        return _fail(f"{out}: cannot write ({exc.strerror or exc})")
+    print(f"{out}: {cal.n:,} training digits, {cal.means.shape[1]} features; limits: "
+          f"energy {cal.energy_limit:.3f}, feature distance {cal.distance_limit:.1f} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+SUBCOMMANDS.append(_add_calibrate)

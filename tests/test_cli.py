@@ -104,14 +104,6 @@ def test_corrupt_model_is_a_message_not_a_traceback(tmp_path, capsys):
     assert "bad.npz" in err and "Traceback" not in err
 
 
-def test_module_entry_point_runs_without_qt():
-    code = ("import sys, runpy; sys.argv = ['mnist-desktop', 'train', '--help'];\n"
-            "try:\n    runpy.run_module('mnist_desktop', run_name='__main__')\n"
-            "except SystemExit: pass\n"
-            "assert not {m.split('.')[0] for m in sys.modules} & {'PySide6', 'pyqtgraph'}")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-
-
 def test_output_into_a_closed_pipe_is_quiet(tmp_path):
     """`mnist-desktop evaluate ... | head -1` must not end with a BrokenPipeError traceback."""
     out = tmp_path / "m.npz"

@@ -3,10 +3,7 @@
 import gzip
 import hashlib
 import http.server
-import os
 import socket
-import subprocess
-import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -435,13 +432,3 @@ def test_published_checksums_are_wired_in():
     assert mnist.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     assert fashion.mirrors[0] == "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
     assert [f.name for f in fashion.files] == NAMES and fashion.classes[9] == "Ankle boot"
-
-
-# ---- import hygiene -------------------------------------------------------------------------------
-
-def test_data_and_engine_import_no_qt():
-    code = ("import sys, mnist_desktop.data, mnist_desktop.engine;"
-            "loaded = {m.split('.')[0] for m in sys.modules};"
-            "assert not loaded & {'PySide6', 'pyqtgraph', 'shiboken6'}, loaded & {'PySide6', 'pyqtgraph'}")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)

@@ -83,6 +83,7 @@ def test_a_cancelled_job_stops_at_its_next_check_and_delivers_nothing(runner, qt
         assert runner.cancel("slow") is job
     assert blocker.args == [False] and job.cancelled and not runner.busy
     assert job.join(5)
+    qtbot.waitUntil(lambda: runner.threads == 0)                  # its end was handled, and dropped
     # a job started after it delivers; by then the cancelled one's end has been handled: nothing from it
     with qtbot.waitSignal(runner.finished, timeout=5000):
         runner.start("other", lambda job: 1)

@@ -1,7 +1,5 @@
 """preprocess: each step on small fixtures, then the whole chain's invariants."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -307,12 +305,6 @@ def test_ink_from_pixels_accepts_floats_and_single_channel_and_rejects_nonsense(
         ink_from_pixels(np.zeros(5, np.uint8))
     with pytest.raises(ValueError):
         ink_from_pixels(np.array([["a"]]))
-
-
-def test_preprocess_imports_no_qt():
-    code = ("import sys, mnist_desktop.preprocess, mnist_desktop.drawing;"
-            "assert not {m.split('.')[0] for m in sys.modules} & {'PySide6', 'pyqtgraph'}")
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_module_constants_follow_mnist():

@@ -2,11 +2,12 @@
 Use in Draw view, closing the window mid-run, the form (custom MLP checked as typed, presets, remembered),
 missing data, and the worker on its own."""
 
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QImage
 
 from mnist_desktop import cli
@@ -105,9 +106,11 @@ def test_pause_holds_training_and_resume_goes_on(qtbot, view):
     qtbot.waitUntil(lambda: len(view.plots.loss_points[0]) > 0, timeout=10_000)
     view.pause()
     assert view.paused and view.pause_button.text() == "Resume"
-    qtbot.wait(300)                                   # a report in flight may still land
+    qtbot.waitUntil(lambda: view._worker.held, timeout=5_000)   # parked between batches: nothing trains
+    QCoreApplication.processEvents()                  # a report sent before it parked lands now
     held = len(view.plots.loss_points[0])
-    qtbot.wait(400)
+    QCoreApplication.processEvents()
+    assert view._worker.held
     assert len(view.plots.loss_points[0]) == held     # paused: no batch trains
     view.resume()
     assert not view.paused
@@ -120,11 +123,10 @@ def test_stop_ends_the_run_quickly_and_keeps_the_last_epoch(qtbot, view):
     setup_tiny_run(view, epochs=500, batch_size=10, per_class=30)
     view.start()
     qtbot.waitUntil(lambda: len(view.history) >= 2, timeout=10_000)
-    t0 = time.perf_counter()
     with qtbot.waitSignal(view.run_finished, timeout=5_000) as blocker:
         view.stop()
-    assert time.perf_counter() - t0 < 1.0
     outcome = blocker.args[0]
+    assert outcome.history[-1].epoch < 500                  # it ended the run, not the 500 epochs
     assert outcome.status == "stopped" and outcome.net is not None
     assert outcome.restored_epoch == outcome.history[-1].epoch >= 2
     assert "Stopped" in view.banner.text and view.save_button.isEnabled() and view.thread_finished
@@ -174,7 +176,8 @@ def test_a_save_that_fails_is_a_message(qtbot, view, tmp_path):
 
 
 def test_closing_the_window_mid_run_stops_training(qtbot, no_shipped_models, tmp_path):
-    """Closing should end training within a second, leave the thread finished and write nothing."""
+    """Closing should end training (the close waits for the thread, bounded), leave the thread finished and
+    write nothing. How quickly: benchmarks/ui_responsiveness.py, not a timed test."""
     window = MainWindow()
     qtbot.addWidget(window)
     tv = window.view("train")
@@ -184,9 +187,7 @@ def test_closing_the_window_mid_run_stops_training(qtbot, no_shipped_models, tmp
     window.show()
     tv.start()
     qtbot.waitUntil(lambda: len(tv.history) >= 1, timeout=10_000)
-    t0 = time.perf_counter()
     window.close()
-    assert time.perf_counter() - t0 < 1.0
     assert tv.thread_finished
 
 
@@ -296,16 +297,18 @@ def test_a_corrupt_dataset_is_a_message_not_a_traceback(qtbot, view, tmp_path):
 # ---- the worker on its own (coverage does not follow the thread) -------------------------------------------------
 
 
-def test_the_worker_throttles_batch_reports_but_keeps_every_loss(qtbot):
+def test_the_worker_throttles_batch_reports_but_keeps_every_loss(qtbot, monkeypatch):
+    """With the worker's clock standing still, only the first batch and each epoch's last are reported."""
+    from mnist_desktop.app import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "time", SimpleNamespace(perf_counter=lambda: 1000.0))
     net = Network.from_architecture(mlp([784, 8, 10]), rng=np.random.default_rng(0))
     worker = TrainWorker(TrainJob(net, TrainConfig(epochs=2, batch_size=5), None, "mnist", str(DATA), 20))
     reports, epochs, outcomes = [], [], []
-    worker.batches_done.connect(reports.append)
-    worker.epoch_done.connect(epochs.append)
-    worker.finished.connect(outcomes.append)
-    t0 = time.perf_counter()
-    worker.run()                         # on this thread: signals are delivered directly
-    seconds = time.perf_counter() - t0
+    sink = {"batches": reports, "epoch": epochs, "data": []}
+    job = SimpleNamespace(report=lambda kind, payload: sink[kind].append(payload), on_cancel=lambda fn: None)
+    outcomes.append(worker.run(job))     # on this thread, as a job's work: reports arrive directly
+    seconds = 0.0                        # on the worker's clock
     assert [o.status for o in outcomes] == ["finished"] and len(epochs) == 2
     assert sum(len(r.steps) for r in reports) == 2 * 40                      # 200 images / 5, two epochs
     assert len(reports) <= 2 + seconds / 0.05 + 1                            # <= 20 per second, + epoch ends
@@ -334,14 +337,15 @@ def test_download_runs_off_the_ui_thread_reports_progress_and_can_be_cancelled(q
     monkeypatch.delenv("MNIST_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     calls = []
+    cancel_pressed = threading.Event()
 
     def fake_download(name, dest=None, *, progress=None, cancel=None, **kw):
         calls.append(threading.current_thread() is threading.main_thread())
-        for done in range(0, 10_000_000, 100_000):
-            if cancel():
-                raise DownloadCancelled("cancelled")
-            progress("train-images-idx3-ubyte.gz", done, 10_000_000)
-            time.sleep(0.002)
+        progress("train-images-idx3-ubyte.gz", 100_000, 10_000_000)
+        if not cancel_pressed.wait(10):  # a download that hangs until the user cancels it
+            return DATA
+        if cancel():
+            raise DownloadCancelled("cancelled")
         return DATA
 
     monkeypatch.setattr(worker_module, "download", fake_download)
@@ -354,6 +358,7 @@ def test_download_runs_off_the_ui_thread_reports_progress_and_can_be_cancelled(q
     qtbot.waitUntil(lambda: panel.download_bar.value() > 0, timeout=5_000)
     with qtbot.waitSignal(panel.download_finished, timeout=5_000) as blocker:
         panel.cancel_download()
+        cancel_pressed.set()
     assert blocker.args == ["cancelled"] and calls == [False] and not panel.downloading
     assert "cancelled" in panel.where_label.text() and not panel.download_bar.isVisibleTo(view)
     monkeypatch.setattr(worker_module, "download", lambda name, dest=None, **kw: DATA)

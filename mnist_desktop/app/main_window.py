@@ -270,8 +270,8 @@ class MainWindow(QMainWindow):
             candidates.append(("the shipped default model", default))
         loaded = None
         for what, path in candidates:
-            try:
-                loaded = LoadedModel.from_file(path)
+            try:   # --model cnn / --model mlp: the shipped models by name, wherever the app is installed
+                loaded = LoadedModel.from_file(shipped.resolve_model(path) if path is requested else path)
                 break
             except ModelFileError as exc:
                 problems.append(f"Could not open {what}: {exc}")

@@ -139,6 +139,7 @@ class Trainer:
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._held = threading.Event()   # set while the loop waits at a pause point
         self.cancelled = False
 
     # ---- control (thread-safe) ------------------------------------------------------------
@@ -157,6 +158,11 @@ class Trainer:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def held(self) -> bool:
+        """The loop is waiting at a pause point (between batches or scoring chunks): nothing trains."""
+        return self._held.is_set()
+
     # ---- the loop -------------------------------------------------------------------------
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
@@ -172,8 +178,10 @@ class Trainer:
 
     def _stop_requested(self) -> bool:
         if not self._running.is_set():
+            self._held.set()
             while not self._running.wait(0.1):
                 pass
+            self._held.clear()
         return self._cancel.is_set()
 
     def run(self) -> Iterator[BatchRecord | EpochRecord]:

@@ -66,10 +66,10 @@ class AdaptSettings:
     steps: int = 120                 # optimizer steps
     user_batch: int = 32             # user variants per step
     replay_batch: int = 64           # replay digits per step
-    replay: int = 1500               # replay digits used (of the 3,000 shipped)
+    replay: int = 1000               # replay digits used (of the 3,000 shipped)
     lr: float = 1e-3                 # Adam
     anchor: float = 0.0              # L2 pull toward the base weights (per step: grad += anchor * (W - W0))
-    distill: float = 0.0             # replay targets: (1 - distill) * label + distill * the base network's output
+    distill: float = 1.0             # replay targets: (1 - distill) * label + distill * the base network's output
     max_angle: float = 12.0          # augmentation of the user's digits
     max_shift: float = 1.5
     scale_range: tuple[float, float] = (0.88, 1.12)
@@ -544,3 +544,33 @@ def labelled_drawing_json(drawing, label: int) -> str:
     obj = json.loads(drawing_to_json(drawing))
     obj["label"] = int(label)
     return json.dumps(obj, separators=(",", ":"))
+
+
+def examples_from_files(paths, to_image: Callable[[Path], np.ndarray | None]) -> tuple[Examples, list[str]]:
+    """Labelled drawing files -> (Examples, one-line errors). ``to_image(path)`` turns a file into its
+    28x28 image (None: blank), e.g. ``lambda p: app.imageio.preprocess_file(p).image``: rendering needs
+    Qt, this module does not. A file that cannot be read, has no label or no ink is an error naming it."""
+    import json
+
+    images, labels, names, errors = [], [], [], []
+    for path in paths:
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                obj = None
+            label = drawing_label(path, obj if isinstance(obj, dict) else {})
+            image = to_image(path)
+            if image is None:
+                raise ValueError(f"{path}: blank: no ink found")
+        except (ValueError, OSError) as exc:
+            msg = str(exc) if isinstance(exc, ValueError) else f"{path}: cannot read ({exc.strerror or exc})"
+            errors.append(msg if msg.startswith(str(path)) else f"{path}: {msg}")
+            continue
+        images.append(np.asarray(image, np.float32).reshape(784))
+        labels.append(label)
+        names.append(str(path))
+    ex = Examples(np.array(images, np.float32).reshape(-1, 784), np.array(labels, np.int64), names)
+    return ex, errors

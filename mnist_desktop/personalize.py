@@ -102,7 +102,8 @@ class Examples:
     names: list[str] = field(default_factory=list)   # where each came from (file names), optional
 
     def __post_init__(self) -> None:
-        self.images = np.asarray(self.images, np.float32).reshape(len(self.images), -1)
+        self.images = np.asarray(self.images, np.float32)
+        self.images = self.images.reshape(len(self.images), 784 if self.images.size == 0 else -1)
         self.labels = np.asarray(self.labels, np.int64).reshape(-1)
         if len(self.images) != len(self.labels):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
@@ -282,6 +283,7 @@ class _Prepared:
         slots = [(f"{i}.{k}", p, layer.grads[k], k == "W")
                  for i, layer in enumerate(head) for k, p in layer.params.items()]
         base = [p.copy() for _, p, _, _ in slots]
+        scratch = [np.empty_like(p) for p in base]
         opt = Adam(slots, s.lr)
         loss_fn = LOSSES[net.loss]
         rng = np.random.default_rng(s.seed + 1 + seed_offset)
@@ -313,8 +315,10 @@ class _Prepared:
             for j in range(len(head) - 1, -1, -1):
                 d = head[j].backward(d, need_dx=j > 0)
             if s.anchor:
-                for (_, p, g, _), p0 in zip(slots, base):
-                    g += s.anchor * (p - p0)
+                for (_, p, g, _), p0, t in zip(slots, base, scratch):
+                    np.subtract(p, p0, out=t)
+                    t *= s.anchor
+                    g += t
             opt.step()
             if progress is not None and (step % 10 == 9 or step == s.steps - 1):
                 progress(step + 1, s.steps, "training")

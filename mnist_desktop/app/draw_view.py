@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
 from mnist_desktop import shipped
 from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.imageio import load_image
+from mnist_desktop.app.my_digits_view import LabelRow
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner, PreprocessPreview, ProbabilityChart
 from mnist_desktop.drawing import read_drawing, write_drawing
@@ -119,6 +120,8 @@ class DrawView(QWidget):
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
         left.addWidget(self.saliency_legend)
+        self.label_row = LabelRow()          # "It's a…": the window collects the drawing (My digits)
+        left.addWidget(self.label_row)
 
         ## right: model picker, preview, prediction
         self.model_picker = QComboBox()

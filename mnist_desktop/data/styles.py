@@ -25,6 +25,7 @@ parameters, as drawings in the window's 280 x 280 canvas, so the test is not thi
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,6 +44,12 @@ BOX = 20.0                # long side of a template digit's ink, as MNIST's
 
 # ---- rendering -----------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4)
+def _pixel_centres(side: int) -> tuple[np.ndarray, np.ndarray]:
+    gy, gx = np.mgrid[0:side, 0:side].astype(np.float32)
+    return gx.reshape(1, 1, -1), gy.reshape(1, 1, -1)
+
+
 def render_segments(segments: np.ndarray, width: np.ndarray, side: int = 28,
                     valid: np.ndarray | None = None) -> np.ndarray:
     """Anti-aliased strokes: segments (N, S, 4) as (x0, y0, x1, y1) in pixel-centre coordinates (pixel
@@ -51,8 +58,7 @@ def render_segments(segments: np.ndarray, width: np.ndarray, side: int = 28,
     segment, fading to 0 over ``SOFT_EDGE`` pixels."""
     segments = np.asarray(segments, np.float32)
     N, S, _ = segments.shape
-    gy, gx = np.mgrid[0:side, 0:side].astype(np.float32)
-    px, py = gx.ravel()[None, None, :], gy.ravel()[None, None, :]   # (1, 1, P)
+    px, py = _pixel_centres(side)                                     # (1, 1, P) each
     x0, y0, x1, y1 = (segments[..., k][..., None] for k in range(4))  # (N, S, 1)
     dx, dy = x1 - x0, y1 - y0
     length2 = dx * dx + dy * dy
@@ -140,10 +146,11 @@ def _stroke_width(images: np.ndarray, length: np.ndarray, rng: np.random.Generat
     return np.clip(mass / np.maximum(length, 1.0) * rng.uniform(0.8, 1.1, len(images)), 1.4, 4.0)
 
 
-def _add_strokes(images: np.ndarray, segments: np.ndarray, width: np.ndarray) -> np.ndarray:
+def add_strokes(images: np.ndarray, segments: np.ndarray, width: np.ndarray,
+                valid: np.ndarray | None = None) -> np.ndarray:
     """Ink of ``segments`` on top of ``images`` (the brighter of the two), then MNIST's normalisation."""
     long_side = _long_side(images)
-    strokes = render_segments(segments, width, images.shape[1])
+    strokes = render_segments(segments, width, images.shape[1], valid)
     return renormalize(np.maximum(images, strokes), long_side)
 
 
@@ -159,8 +166,9 @@ def _row_center(images: np.ndarray, rows: np.ndarray, fallback: np.ndarray) -> n
 
 # ---- styles added to MNIST digits ---------------------------------------------------------------------------
 
-def slash_zeros(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A slash through each zero's oval, lower left to upper right, usually sticking out of it."""
+def slash_zeros(images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A slash through each zero's oval, lower left to upper right, usually sticking out of it:
+    (segments (N, S, 4), pen width (N,)) for ``add_strokes``."""
     N = len(images)
     top, bottom, left, right = (v.astype(np.float64) for v in _ink_boxes(images))
     w, h = right - left + 1, bottom - top + 1
@@ -168,13 +176,12 @@ def slash_zeros(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     p0 = np.stack([left - out_lo[0] * w + rng.uniform(0, 0.25, N) * w, bottom + out_lo[1] * h], axis=1)
     p1 = np.stack([right + out_hi[0] * w - rng.uniform(0, 0.25, N) * w, top - out_hi[1] * h], axis=1)
     width = _stroke_width(images, math.pi * (w + h) / 2, rng)
-    pts = wobbly_line(p0, p1, rng)
-    return _add_strokes(images, polyline_segments(pts), width)
+    return polyline_segments(wobbly_line(p0, p1, rng)), width
 
 
-def flag_ones(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def flag_ones(images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A lead-in from the lower left up to the top of each one (10-90% of its height: long flags and
-    short serifs) and, for some, a foot."""
+    short serifs) and, for some, a foot: (segments, pen width) for ``add_strokes``."""
     N = len(images)
     top, bottom, left, right = (v.astype(np.float64) for v in _ink_boxes(images))
     h = bottom - top + 1
@@ -195,11 +202,11 @@ def flag_ones(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                     rng, pieces=2, bow=0.03)
     foot_segs = polyline_segments(f)
     foot_segs[~foot] = np.repeat(segs[~foot][:, :1], foot_segs.shape[1], axis=1)  # no foot: repeat the flag
-    return _add_strokes(images, np.concatenate([segs, foot_segs], axis=1), width)
+    return np.concatenate([segs, foot_segs], axis=1), width
 
 
-def cross_sevens(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A short bar across each seven's stem, about halfway down."""
+def cross_sevens(images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A short bar across each seven's stem, about halfway down: (segments, pen width)."""
     N = len(images)
     top, bottom, left, right = (v.astype(np.float64) for v in _ink_boxes(images))
     w, h = right - left + 1, bottom - top + 1
@@ -210,7 +217,7 @@ def cross_sevens(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     p0 = np.stack([x - half_l, y - tilt / 2], axis=1)
     p1 = np.stack([x + half_r, y + tilt / 2], axis=1)
     width = _stroke_width(images, w + np.hypot(w, h), rng)
-    return _add_strokes(images, polyline_segments(wobbly_line(p0, p1, rng, pieces=3)), width)
+    return polyline_segments(wobbly_line(p0, p1, rng, pieces=3)), width
 
 
 # ---- styles drawn whole from templates ---------------------------------------------------------------------
@@ -255,13 +262,13 @@ def _looped_two(rng) -> list[np.ndarray]:
 TEMPLATES = {"open-four": _open_four, "straight-nine": _straight_nine, "looped-two": _looped_two}
 
 
-def render_templates(name: str, n: int, rng: np.random.Generator, side: int = 28) -> np.ndarray:
-    """``n`` digits of template style ``name`` -> (n, side, side) float32 in MNIST's look: random slant,
+def render_templates(names, rng: np.random.Generator, side: int = 28) -> np.ndarray:
+    """One digit per template style in ``names`` -> (n, side, side) float32 in MNIST's look: random slant,
     rotation, aspect and pen; ink box long side 20, centre of mass at (14, 14)."""
-    make = TEMPLATES[name]
+    n = len(names)
     polys = []
-    for _ in range(n):
-        strokes = make(rng)
+    for name in names:
+        strokes = TEMPLATES[name](rng)
         shear, angle = rng.uniform(-0.35, 0.35), np.deg2rad(rng.uniform(-10, 10))
         aspect = rng.uniform(0.55, 0.95)
         c, s = math.cos(angle), math.sin(angle)
@@ -309,14 +316,26 @@ def stylize(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         raise ValueError(f"stylize needs (N, H, W) images and N labels, got {images.shape} and {labels.shape}")
     rates = RATES if rates is None else rates
     out = images.astype(np.float32, copy=True)
+    draw = rng.random(len(labels))
+    added, drawn = [], []            # (indices, segments, widths) to add; (indices, names) to draw whole
     for name in styles:
         if name not in STYLES:
             raise ValueError(f"unknown style {name!r} (known: {', '.join(STYLES)})")
-        pick = np.flatnonzero((labels == STYLES[name]) & (rng.random(len(labels)) < rates[name]))
+        pick = np.flatnonzero((labels == STYLES[name]) & (draw < rates[name]))
         if len(pick) == 0:
             continue
         if name in MODIFIERS:
-            out[pick] = MODIFIERS[name](out[pick], rng)
+            added.append((pick, *MODIFIERS[name](out[pick], rng)))
         else:
-            out[pick] = render_templates(name, len(pick), rng, images.shape[1])
+            drawn.append((pick, [name] * len(pick)))
+    if added:                        # one rendering and one resampling for all of them
+        S = max(seg.shape[1] for _, seg, _ in added)
+        idx = np.concatenate([i for i, _, _ in added])
+        segs = np.concatenate([np.pad(seg, ((0, 0), (0, S - seg.shape[1]), (0, 0)), mode="edge")
+                               for _, seg, _ in added])
+        width = np.concatenate([w for _, _, w in added])
+        out[idx] = add_strokes(out[idx], segs, width)
+    if drawn:
+        idx = np.concatenate([i for i, _ in drawn])
+        out[idx] = render_templates([n for _, names in drawn for n in names], rng, images.shape[1])
     return out

@@ -10,7 +10,8 @@ For a random share of the digits in a batch (``RATES``), ``stylize`` draws what 
   long (short ones are serifs), and sometimes a foot (a bar under the stem);
 - crossed seven: a short bar across the stem, about halfway down;
 - open-top four, nine with a straight stem (or a hooked tail), two with a loop at the bottom: these are
-  drawn whole from stroke templates, because they change the digit's shape rather than add to it.
+  drawn whole from stroke templates, because they change the digit's shape rather than add to it (from a
+  bank drawn once, ``template_bank``: drawing them per batch cost more than an MLP's training step).
 
 Added strokes are rendered the way MNIST looks: anti-aliased ink (a 1-pixel soft edge), about as thick as
 the digit's own strokes (estimated from its ink mass and size), with a little bow and pen jitter; then the
@@ -241,7 +242,7 @@ def _straight_nine(rng) -> list[np.ndarray]:
     rx, ry = rng.uniform(0.25, 0.42), rng.uniform(0.14, 0.25)
     cx, cy = 0.5, ry
     start = rng.uniform(-30, 20)
-    loop = _arc(cx, cy, rx, ry, start, start - 360 - rng.uniform(0, 30), 20)   # counter-clockwise on screen
+    loop = _arc(cx, cy, rx, ry, start, start - 360 - rng.uniform(0, 30), 14)   # counter-clockwise on screen
     x0 = cx + rx * rng.uniform(0.85, 1.0)
     end_x = x0 + rng.uniform(-0.2, 0.05)
     stem = [[x0, cy], [end_x, 1.0]]
@@ -251,10 +252,10 @@ def _straight_nine(rng) -> list[np.ndarray]:
 
 
 def _looped_two(rng) -> list[np.ndarray]:
-    top = _arc(0.5, 0.28, rng.uniform(0.38, 0.48), 0.28, rng.uniform(170, 200), rng.uniform(360, 390), 12)
+    top = _arc(0.5, 0.28, rng.uniform(0.38, 0.48), 0.28, rng.uniform(170, 200), rng.uniform(360, 390), 9)
     r = rng.uniform(0.1, 0.2)
     bx, by = rng.uniform(0.0, 0.15), rng.uniform(0.78, 0.86)
-    loop = _arc(bx + r, by - r, r * 1.2, r, -20, 300, 10)
+    loop = _arc(bx + r, by - r, r * 1.2, r, -20, 300, 8)
     base = np.array([[bx + 2 * r, by + rng.uniform(-0.03, 0.05)], [rng.uniform(0.85, 1.05), by + rng.uniform(-0.04, 0.06)]])
     return [np.concatenate([top, loop, base])]
 
@@ -264,7 +265,7 @@ TEMPLATES = {"open-four": _open_four, "straight-nine": _straight_nine, "looped-t
 
 def render_templates(names, rng: np.random.Generator, side: int = 28) -> np.ndarray:
     """One digit per template style in ``names`` -> (n, side, side) float32 in MNIST's look: random slant,
-    rotation, aspect and pen; ink box long side 20, centre of mass at (14, 14)."""
+    rotation, aspect and pen; ink box long side 20, centre of mass within half a pixel of (14, 14)."""
     n = len(names)
     polys = []
     for name in names:
@@ -296,10 +297,30 @@ def render_templates(names, rng: np.random.Generator, side: int = 28) -> np.ndar
             valid[i, j:j + m] = True
             j += m
     images = render_segments(segs, width, side, valid)
+    # centre of mass to the pixel nearest (14, 14) by a whole-pixel move, as MNIST itself was centred
+    from .augment import affine_transform, pull_matrices
+
     cx, cy = center_of_mass(images)
-    segs[..., 0::2] += (COM_TARGET - cx)[:, None, None]
-    segs[..., 1::2] += (COM_TARGET - cy)[:, None, None]
-    return render_segments(segs, width, side, valid)
+    return affine_transform(images, pull_matrices(0.0, 1.0, np.round(COM_TARGET - cx), np.round(COM_TARGET - cy)))
+
+
+TEMPLATE_BANK = 600        # digits drawn once per template style; batches pick from them
+TEMPLATE_SEED = 20261203   # the bank is the same in every run
+
+
+@lru_cache(maxsize=2)
+def template_bank(side: int = 28) -> dict[str, np.ndarray]:
+    """style -> (TEMPLATE_BANK, side, side) read-only template digits, drawn once (about 0.3 s) from a
+    fixed seed: a template digit does not depend on the image it replaces, and the geometric, elastic and
+    thickness augmentation after it make every use different, so batches pick from this bank instead of
+    drawing new ones (drawing costs as much as a small MLP's training step)."""
+    rng = np.random.default_rng(TEMPLATE_SEED)
+    bank = {}
+    for name in TEMPLATES:
+        images = render_templates([name] * TEMPLATE_BANK, rng, side)
+        images.flags.writeable = False
+        bank[name] = images
+    return bank
 
 
 MODIFIERS = {"slashed-zero": slash_zeros, "flagged-one": flag_ones, "crossed-seven": cross_sevens}
@@ -336,6 +357,7 @@ def stylize(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         width = np.concatenate([w for _, _, w in added])
         out[idx] = add_strokes(out[idx], segs, width)
     if drawn:
-        idx = np.concatenate([i for i, _ in drawn])
-        out[idx] = render_templates([n for _, names in drawn for n in names], rng, images.shape[1])
+        bank = template_bank(images.shape[1])
+        for idx, names in drawn:
+            out[idx] = bank[names[0]][rng.integers(0, TEMPLATE_BANK, len(idx))]
     return out

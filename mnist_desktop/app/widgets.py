@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, Q
 
 from mnist_desktop.app.style import (BANNER_COLORS, BAR_COLOR, BOX_COLOR, GUIDE_COLOR,  # noqa: F401 (re-exported)
                                      HIGHLIGHT_COLOR, MUTED_TEXT, OVERLAY_DIM, PLOT_BACKGROUND, PLOT_FOREGROUND,
-                                     UNSURE_COLOR)
+                                     UNSURE_COLOR, scaled_font)
 
 
 def configure_pyqtgraph() -> None:
@@ -402,3 +402,16 @@ class MessageBanner(QFrame):
         if not self.isHidden():
             self.hide()
             self.closed.emit()
+
+
+NO_MODEL_TEXT = "No model loaded.\nOpen one with File › Open model… (Ctrl+M), or pick one in the Draw view."
+
+
+def no_model_hint(text: str = NO_MODEL_TEXT) -> QLabel:
+    """The large grey hint a view shows instead of its content while no model is loaded."""
+    hint = QLabel(text)
+    hint.setAlignment(Qt.AlignCenter)
+    hint.setWordWrap(True)
+    hint.setFont(scaled_font(hint.font(), 1.4))
+    hint.setStyleSheet(f"color: {MUTED_TEXT};")
+    return hint

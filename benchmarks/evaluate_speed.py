@@ -23,11 +23,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import launcher  # noqa: E402  (first: the command line loads NumPy before Qt, as `mnist-desktop` does)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from mnist_desktop.app.main_window import MainWindow, app_settings  # noqa: E402  (single-threaded BLAS, like the app)
+from mnist_desktop.app.main_window import MainWindow, app_settings  # noqa: E402
 from mnist_desktop.app.state import LoadedModel  # noqa: E402
 from mnist_desktop.app.widgets import configure_pyqtgraph  # noqa: E402
 from mnist_desktop.data import clear_memory_cache, find_dataset  # noqa: E402
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", help="folder with the MNIST files")
     args = parser.parse_args()
+    threads_line = launcher.check()
     models = args.model or shipped_models()
     if not models:
         sys.exit("no model: pass --model M.npz (no shipped model found)")
@@ -102,7 +105,7 @@ def main() -> None:
     app.processEvents()
     print(f"Evaluate view timings, median of {args.repeats}; data {folder}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; load average {os.getloadavg()[0]:.1f}")
+          f"{threads_line}; load average {os.getloadavg()[0]:.1f}")
     for path in models:
         bench(app, window, Path(path), args.repeats)
     window.view("evaluate").shutdown()

@@ -21,11 +21,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import launcher  # noqa: E402  (first: the command line loads NumPy before Qt, as `mnist-desktop` does)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from mnist_desktop.app.imagine_view import ImagineView  # noqa: E402  (sets single-threaded BLAS, like the app)
+from mnist_desktop.app.imagine_view import ImagineView  # noqa: E402
 from mnist_desktop.app.state import AppState, LoadedModel  # noqa: E402
 from mnist_desktop.app.widgets import configure_pyqtgraph  # noqa: E402
 from mnist_desktop.shipped import shipped_models  # noqa: E402
@@ -90,11 +92,12 @@ def main() -> None:
     parser.add_argument("--model", action="append", type=Path, help="model file(s) (.npz)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    threads_line = launcher.check()
     models = args.model or [p for p in DEV_MODELS if p.exists()] or shipped_models()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_pyqtgraph()
     print(f"Imagine view timings, median of {args.repeats}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
+          f"{os.cpu_count()} cores, {threads_line}; "
           f"load average {os.getloadavg()[0]:.1f}")
     for path in models:
         bench(app, Path(path), args.repeats)

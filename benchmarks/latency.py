@@ -17,9 +17,10 @@ preprocessing; speed does not depend on the pixel values. Bar: median ``predict_
 shipped CNN. ``--profile`` adds a cProfile of the single-image calls (top functions by own time). The header gives the date, the machine (CPU, cores), NumPy and its BLAS, the BLAS thread
 setting and the load average: on a busy machine, repeat the run and compare the spread.
 
-Threads: ``--threads`` (default 1, what the app uses: ``mnist_desktop.app`` makes OpenBLAS single-threaded,
+Threads: ``--threads`` (default 1, what the app uses: the engine makes OpenBLAS single-threaded at run time,
 because one-image products are too small to share and spinning threads steal the GUI's core) is put in
-OPENBLAS_NUM_THREADS / OMP_NUM_THREADS before NumPy is imported; a value already in the environment wins.
+OPENBLAS_NUM_THREADS / OMP_NUM_THREADS before NumPy is imported (the engine then leaves the pool as chosen);
+a value already in the environment wins.
 """
 
 from __future__ import annotations

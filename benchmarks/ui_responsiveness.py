@@ -3,14 +3,15 @@ as on the command line?
 
   UI stall      while a preset (default cnn-seed) trains in the window, a 10 ms timer on the UI thread
                 measures how late each tick comes: median, p99 and max lateness (the bar: < 50 ms)
-  throughput    images/s of the first --batches batches in the window (TrainWorker on its QThread) against
+  throughput    images/s of the first --batches batches in the window (TrainWorker, a JobRunner job) against
                 the command line's Trainer driven directly on this thread, same network, settings, data and
                 seed (the bar: window >= 0.9x command line)
 
     PYTHONPATH=. python benchmarks/ui_responsiveness.py [--batches 300] [--data DIR] [--preset cnn-seed]
                                                        [--repeats 1] [--interval-ms 10]
 
-Runs offscreen, single-threaded BLAS (as the app sets it). Data: --data, else wherever `mnist-desktop train`
+Runs offscreen with the threads the launched app has (benchmarks/launcher.py checks them against a real
+launch; no thread variable may be set): both sides use the engine's threads. Data: --data, else wherever `mnist-desktop train`
 finds MNIST, else the committed subset in tests/data. The throughput is each side's images/s within the
 first epoch (BatchRecord.images_per_s), so --batches is capped at one epoch's batches. Each repeat runs the
 command line first, then the window. The load average printed before and after tells whether the machine
@@ -31,9 +32,10 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import launcher  # noqa: E402  (first: the command line loads NumPy before Qt, as `mnist-desktop` does)
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QSettings, QTimer, qInstallMessageHandler  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--interval-ms", type=int, default=10)
     args = parser.parse_args(argv)
+    threads_line = launcher.check()
 
     folder = find_dataset("mnist", args.data) or ROOT / "tests" / "data"
     data = load_dataset("mnist", folder)
@@ -159,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_pyqtgraph()
 
     print(f"# ui_responsiveness  {time.strftime('%Y-%m-%d %H:%M')}  {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(f"# {threads_line}")
     print(f"# {args.preset}, {batches} batches of {batch_size} (of {per_epoch} per epoch), "
           f"{len(data.x_train):,} training images from {folder}")
     if batches < args.batches:
@@ -181,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         ("timer ticks measured", f"{len(ms):,}", ""),
         ("command line images/s", f"{cli:,.0f}", ""),
         ("window images/s", f"{win:,.0f}", ""),
-        ("window / command line", f"{win / cli:.2f}x" if cli else "–", ">= 0.9x"),
+        ("window / command line", f"{win / cli:.2f}x" if cli else "–", ">= 0.95x"),
+        ("worst repeat's window / command line", f"{min(w / c for w, c in zip(win_rates, cli_rates)):.2f}x"
+         if all(cli_rates) else "–", ">= 0.95x"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'':<{width}}  {'value':>10}  bar")

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Draw digits, train networks and look inside them. Without a subcommand, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"mnist-desktop {__version__}")
-    parser.add_argument("--model", metavar="PATH", help="model to open in the window (default: the shipped CNN)")
+    parser.add_argument("--model", metavar="MODEL", help=f"model to open in the window: {MODEL_HELP}")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window offscreen, save a PNG and exit")
     parser.add_argument("--view", metavar="NAME", default=None, help="view to show first (draw, train, imagine, evaluate)")
     parser.add_argument("--size", metavar="WxH", default=None, help="window size for --screenshot, e.g. 1280x800")
@@ -32,6 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     for add in SUBCOMMANDS:
         add(sub)
     return parser
+
+
+MODEL_HELP = "a .npz file, or a shipped model by name: cnn (the default) or mlp"
+
+
+def _resolve_model(text):
+    """-> (path, None) or (None, error message): a model named on the command line (see shipped.resolve_model)."""
+    from mnist_desktop.engine.serialize import ModelFileError
+    from mnist_desktop.shipped import resolve_model
+
+    try:
+        return resolve_model(text), None
+    except ModelFileError as exc:
+        return None, str(exc)
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
@@ -185,7 +199,8 @@ def _cmd_train(args) -> int:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy of a model on the test set", description=(
         "Score a model on the 10,000 test images: accuracy, per-digit accuracy, confusions."))
-    p.add_argument("model", metavar="MODEL", help="model file (.npz)")
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help=f"the model to score: {MODEL_HELP} (default: cnn)")
     p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, n, correct")
     p.add_argument("--confusion", action="store_true", help="print the 10x10 confusion matrix")
     damage = p.add_argument_group("damage", "score the model on damaged test images (robustness; combinable)")
@@ -214,8 +229,11 @@ def _cmd_evaluate(args) -> int:
         dmg.validate()
     except ValueError as exc:
         return _fail(f"--{exc}")            # "--noise must be between 0 and 1, got 3.0": names match the flags
+    model, problem = _resolve_model(args.model)
+    if problem:
+        return _fail(problem)
     try:
-        net, spec = load(args.model)
+        net, spec = load(model)
     except ModelFileError as exc:
         return _fail(str(exc))
     try:
@@ -234,7 +252,7 @@ def _cmd_evaluate(args) -> int:
         curve = rotation_curve(net, data.x_test, data.y_test, progress=bar.update)
         bar.close()
     if args.json:
-        out = {"model": str(args.model), "accuracy": result.accuracy, "correct": result.correct, "n": result.n,
+        out = {"model": str(model), "accuracy": result.accuracy, "correct": result.correct, "n": result.n,
                "per_class": [None if math.isnan(v) else float(v) for v in result.per_class],
                "seconds": round(seconds, 3)}
         if not dmg.is_none:
@@ -247,7 +265,7 @@ def _cmd_evaluate(args) -> int:
                                      for a, v in zip(curve.angles, curve.accuracy)]
         print(json.dumps(out))
         return 0
-    print(f"{spec.get('name') or Path(args.model).stem}: {net.describe()}")
+    print(f"{spec.get('name') or Path(model).stem}: {net.describe()}")
     on = f"the {data.name} test set" + ("" if dmg.is_none else f" ({dmg.describe()})")
     print(f"accuracy {result.accuracy * 100:.2f}% ({result.correct:,}/{result.n:,}) on {on}, {seconds:.2f}s")
     print("per digit: " + "  ".join(f"{d}: {a * 100:.1f}%" for d, a in enumerate(result.per_class)))
@@ -314,8 +332,7 @@ def _add_imagine(sub) -> None:
     p.add_argument("--method", choices=("backproject", "maximize"), default="backproject",
                    help="backproject (default) or maximize")
     # SUPPRESS: `mnist-desktop --model M imagine 3` keeps the top-level --model
-    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
-                   help="model file (.npz; default: the shipped model)")
+    p.add_argument("--model", metavar="MODEL", default=argparse.SUPPRESS, help=f"{MODEL_HELP}")
     p.add_argument("--out", required=True, metavar="PNG", help="where to write the picture (.png)")
     p.add_argument("--scale", type=int, default=8, help="pixels per image pixel (default 8: 224x224 per digit)")
     p.add_argument("--no-labels", action="store_true", help="no caption strip above each picture")
@@ -335,8 +352,6 @@ def _cmd_imagine(args) -> int:
 
     from mnist_desktop import explain, heatmap
     from mnist_desktop.engine.serialize import ModelFileError, load
-    from mnist_desktop.shipped import default_model_path
-
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         return _fail(f"--out must name a .png file, got {out}")
@@ -353,9 +368,9 @@ def _cmd_imagine(args) -> int:
             kw["steps"] = args.steps
     elif args.steps is not None:
         return _fail("--steps applies to --method maximize")
-    model = getattr(args, "model", None) or default_model_path()
-    if model is None:
-        return _fail("no shipped model was found; pass --model PATH (train one with `mnist-desktop train`)")
+    model, problem = _resolve_model(getattr(args, "model", None))
+    if problem:
+        return _fail(problem)
     try:
         net, _spec = load(model)
     except ModelFileError as exc:
@@ -413,9 +428,15 @@ def _add_predict(sub) -> None:
         "inverted automatically, transparency counts as background) or a drawing saved by the window (.json). "
         "Each goes through the same MNIST-style preprocessing as the canvas. Exit status 1 if any file failed."))
     p.add_argument("files", nargs="+", metavar="FILE", help="image files or drawings (.json)")
-    p.add_argument("--model", metavar="PATH", help="model file (default: the shipped model)")
+    p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true",
-                   help='one JSON object per line: {"file", "digit", "probabilities"} or {"file", "error"}')
+                   help='one JSON object per line: {"file", "digit", "probabilities", "verdict", "text", '
+                        '"reason", "because", "calibrated"} or {"file", "error"}; verdict is "digit", '
+                        '"unsure" or "not_digit"')
+    p.epilog = ("Each answer is checked (mnist_desktop/confidence.py): 'not sure: 3 or 5?' when the two best "
+                "digits are close or the best is low; 'that doesn't look like a digit' for a dot, a blob, a "
+                "flat line, a scribble, or (models with a calibration file, see `mnist-desktop calibrate`) "
+                "anything unlike the digits the model learned.")
     p.set_defaults(func=_cmd_predict)
 
 
@@ -434,13 +455,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"mnist-desktop predict: {message}", file=sys.stderr)
         return 2
 
-    model_path = args.model
-    if model_path is None:
-        from mnist_desktop.shipped import MODELS_DIR, default_model_path
-
-        model_path = default_model_path()
-        if model_path is None:
-            return fail(f"no model given and no shipped model found in {MODELS_DIR}; pass --model PATH")
+    model_path, problem = _resolve_model(args.model)
+    if problem:
+        return fail(problem)
     try:
         net, _spec = load(model_path)
     except ModelFileError as exc:
@@ -452,15 +469,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     # No window is ever shown, so never talk to a display server (a stale DISPLAY would abort Qt).
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
-        from mnist_desktop.app.imageio import ensure_gui_app, preprocess_file
+        from mnist_desktop.app.imageio import ensure_gui_app, is_drawing_file, preprocess_file
     except ImportError as exc:
         return fail(f"reading images needs PySide6 ({exc})")
     ensure_gui_app()
 
+    from mnist_desktop.confidence import assess_batch, calibration_path, find_calibration
+    from mnist_desktop.drawing import read_drawing
+
+    calibration = find_calibration(net, model_path)
+    if calibration is None:
+        print(f"mnist-desktop predict: note: {model_path} has no calibration ({calibration_path(model_path).name}); "
+              f"'not a digit' uses the shape rules only. `mnist-desktop calibrate {model_path}` makes one.",
+              file=sys.stderr)
+
     results: list[dict] = []
-    images = []
+    images, drawings = [], []
     for name in args.files:
         try:
+            drawing = read_drawing(name) if is_drawing_file(name) else None
             pre = preprocess_file(name)
         except Exception as exc:  # a bad file is reported and the others go on
             msg = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
@@ -475,8 +502,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             continue
         results.append({"file": name, "index": len(images)})
         images.append(pre.image)
+        drawings.append(drawing)
 
-    probs = net.predict_proba(np.stack(images).reshape(len(images), 784)) if images else np.zeros((0, 10))
+    probs, verdicts = (assess_batch(net, np.stack(images), calibration, drawings) if images
+                       else (np.zeros((0, 10)), []))
     failed = 0
     for r in results:
         if "error" in r:
@@ -484,14 +513,74 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             line = json.dumps(r) if args.json else f"{r['file']}: error: {r['error']}"
         else:
             p = probs[r["index"]].astype(np.float64)
-            first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
+            v = verdicts[r["index"]]
+            first, second = v.digit, v.second
             if args.json:
-                line = json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(v), 6) for v in p]})
+                line = json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(x), 6) for x in p],
+                                   **v.as_dict()})
             else:
-                line = f"{r['file']}: {first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
+                numbers = f"{first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
+                if v.kind == "not_digit":
+                    line = f"{r['file']}: {v.text} ({v.because}); the network would say {numbers}"
+                elif v.kind == "unsure":
+                    line = f"{r['file']}: {v.text} not sure: {numbers}"
+                else:
+                    line = f"{r['file']}: {numbers}"
         print(line, flush=False)
     sys.stdout.flush()
     return 1 if failed else 0
 
 
 SUBCOMMANDS.append(_add_predict)
+
+
+# ---- calibrate -------------------------------------------------------------------------------------
+
+
+def _add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="let a model say 'that doesn\'t look like a digit' (writes MODEL.calib)",
+                       description=(
+        "Compute the statistics the 'not a digit' check needs for MODEL from the MNIST training digits "
+        "(class means and covariance of its penultimate features, and the limits of its energy and feature "
+        "distance) and write them beside the model (cnn.npz -> cnn.calib). The Draw view and predict use "
+        "them while the model's weights are the ones calibrated. Needs MNIST (see download)."))
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--out", metavar="PATH", help="where to write (default: MODEL with the suffix .calib)")
+    p.add_argument("--data", metavar="DIR", help="folder with the four IDX files (default: $MNIST_DIR, then the cache)")
+    p.set_defaults(func=_cmd_calibrate, dataset="mnist")
+
+
+def _cmd_calibrate(args) -> int:
+    from mnist_desktop.confidence import calibrate, calibration_path
+    from mnist_desktop.data import DatasetError
+    from mnist_desktop.engine.serialize import ModelFileError, load
+
+    model, problem = _resolve_model(args.model)
+    if problem:
+        return _fail(problem)
+    try:
+        net, _spec = load(model)
+    except ModelFileError as exc:
+        return _fail(str(exc))
+    if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
+        return _fail(f"{model}: calibration needs a 28x28 digit model (784 -> 10)")
+    try:
+        data = _load_data(args)
+    except DatasetError as exc:
+        return _fail(str(exc))
+    t0 = time.perf_counter()
+    try:
+        cal = calibrate(net, data.x_train, data.y_train)
+    except ValueError as exc:
+        return _fail(str(exc))
+    out = Path(args.out) if args.out else calibration_path(model)
+    try:
+        cal.save(out)
+    except OSError as exc:
+        return _fail(f"{out}: cannot write ({exc.strerror or exc})")
+    print(f"{out}: {cal.n:,} training digits, {cal.means.shape[1]} features; limits: "
+          f"energy {cal.energy_limit:.3f}, feature distance {cal.distance_limit:.1f} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+SUBCOMMANDS.append(_add_calibrate)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import augment
+from .engine import threads
 from .engine.network import Network
 
 
@@ -83,7 +84,7 @@ def evaluate(net: Network, x: np.ndarray, y: np.ndarray, *, batch_size: int = 20
         for i in starts:
             if should_stop is not None and should_stop():
                 return None
-            probs[i:i + batch_size] = net.predict_proba(x[i:i + batch_size], batch_size)
+            probs[i:i + batch_size] = net.predict_proba(x[i:i + batch_size])
             if progress is not None:
                 progress(min(i + batch_size, len(x)), len(x))
     elif not _evaluate_in_threads(net, x, probs, starts, batch_size, workers, progress, should_stop):
@@ -99,12 +100,13 @@ def _evaluate_in_threads(net, x, probs, starts, batch_size, workers, progress, s
     done = [0]
 
     def work(k: int) -> None:
-        for i in starts[k::workers]:
-            if stop.is_set():
-                return
-            probs[i:i + batch_size] = nets[k].predict_proba(x[i:i + batch_size], batch_size)
-            with lock:
-                done[0] += min(batch_size, len(x) - i)
+        with threads.sequential():       # the workers keep the cores busy: no split within a batch
+            for i in starts[k::workers]:
+                if stop.is_set():
+                    return
+                probs[i:i + batch_size] = nets[k].predict_proba(x[i:i + batch_size])
+                with lock:
+                    done[0] += min(batch_size, len(x) - i)
 
     with ThreadPoolExecutor(workers, thread_name_prefix="evaluate") as pool:
         futures = [pool.submit(work, k) for k in range(workers)]

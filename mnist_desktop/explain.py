@@ -28,7 +28,13 @@
     is a smooth image the network is sure about, made only of valid pixels. This one can be fed back in:
     it is the network's own idea of an ideal digit.
 ``saliency`` -- |d score / d pixel| for one real image: which pixels of *this* drawing the decision is most
-    sensitive to (the Draw view's overlay).
+    sensitive to (the Draw view's overlay, "gradient"). It lights the empty gaps between strokes as much
+    as the ink: it says where ink *would* change the score, not which ink did.
+``attribution`` -- which ink decided: "strokes" is gradient x input of the digit's log-odds (the ink on a
+    pixel times how much that ink raises the digit against its rivals), positive part; black pixels get
+    exactly 0, so it lands on the strokes. "integrated" is integrated gradients (Sundararajan et al.
+    2017) from a black image, the same but averaged along the path (more passes). benchmarks/attribution.py
+    measures how much of each map falls on ink and how much the score drops when its top pixels are erased.
 
 ``first_layer`` / ``first_conv_maps`` -- the first layer as pictures: an MLP's hidden units as 28x28
     weight images, a CNN's filters, and what each filter finds in one image (its feature maps).
@@ -298,8 +304,54 @@ def saliency(net: Network, image: np.ndarray, digit: int | None = None) -> np.nd
     return _normalise_signed(g)[0]
 
 
+ATTRIBUTIONS = ("strokes", "integrated", "gradient")
+ATTRIBUTION_LABELS = {
+    "strokes": "ink x gradient (the strokes that decided)",
+    "integrated": "integrated gradients (the strokes that decided, slower)",
+    "gradient": "|gradient| (where ink would change the score)",
+}
+INTEGRATED_STEPS = 16
+
+
+def _as_28(net: Network, image: np.ndarray) -> np.ndarray:
+    x = np.asarray(image, dtype=net.dtype)
+    if x.size != math.prod(IMAGE_SHAPE):
+        raise ValueError(f"attribution needs a 28x28 image, got shape {x.shape}")
+    return x.reshape(1, -1)
+
+
+def log_odds_gradient(net: Network, x: np.ndarray, digit: int) -> np.ndarray:
+    """x (B, 784) -> (B, 784): d log-odds(digit) / d x at each row (see ``score_gradient``)."""
+    out = net.forward(x, training=False)
+    dout = score_gradient(out, np.full(len(x), digit), net.loss, "log_odds").astype(net.dtype)
+    return net.backward(dout, need_input_grad=True).reshape(len(x), -1).astype(np.float64)
+
+
+def attribution(net: Network, image: np.ndarray, digit: int | None = None, method: str = "strokes", *,
+                steps: int = INTEGRATED_STEPS) -> np.ndarray:
+    """(28, 28) float32 >= 0 with max 1 (all zeros if nothing counts): how much each pixel counted for
+    ``digit`` (default: the predicted one). ``method``: "strokes" (gradient x input of the log-odds,
+    positive part), "integrated" (integrated gradients from black, ``steps`` points on the path, positive
+    part) or "gradient" (``saliency``: |d logit / d pixel|)."""
+    if method not in ATTRIBUTIONS:
+        raise ValueError(f"unknown attribution {method!r} (expected one of {', '.join(ATTRIBUTIONS)})")
+    x = _as_28(net, image)
+    if digit is None:
+        digit = int(np.argmax(net.forward(x)[0]))
+    digit = int(_check_digits(net, [digit])[0])
+    if method == "gradient":
+        return saliency(net, image, digit)
+    if method == "strokes":
+        a = x.astype(np.float64) * log_odds_gradient(net, x, digit)
+    else:
+        alphas = (np.arange(steps, dtype=np.float64) + 0.5) / steps           # midpoint rule on (0, 1]
+        path = (alphas[:, None] * x.astype(np.float64)).astype(net.dtype)     # (steps, 784)
+        a = x.astype(np.float64) * log_odds_gradient(net, path, digit).mean(axis=0, keepdims=True)
+    return _normalise_signed(np.maximum(a, 0.0))[0]
+
+
 def saliency_on_input(net: Network, pre: Preprocessed, digit: int | None = None, *, smooth: float = 0.0,
-                      max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      max_side: int | None = None, method: str = "gradient") -> tuple[np.ndarray, np.ndarray]:
     """The saliency of a preprocessed drawing, on the network's input and back on the drawing itself.
 
     -> (sal (28, 28) float32, on_input (oh, ow) float32), both >= 0 with max 1 (all zeros if the network
@@ -307,9 +359,10 @@ def saliency_on_input(net: Network, pre: Preprocessed, digit: int | None = None,
     pixels if > 0 (raw input gradients alternate from pixel to pixel; a pixel of blur shows the regions
     that matter instead of the speckle) and renormalised. ``on_input`` is ``sal`` carried back through the
     preprocessing (``preprocess.net_map_to_input``) onto ``pre.gray``'s area, at its size or at most
-    ``max_side`` pixels on the long side (an overlay for a photo need not be big).
+    ``max_side`` pixels on the long side (an overlay for a photo need not be big). ``method`` picks the map
+    (``attribution``): "gradient" (|d score / d pixel|, the default), "strokes" or "integrated".
     """
-    sal = _normalise_signed(gaussian_blur(saliency(net, pre.image, digit)[None], smooth).reshape(1, -1))[0]
+    sal = _normalise_signed(gaussian_blur(attribution(net, pre.image, digit, method)[None], smooth).reshape(1, -1))[0]
     H, W = pre.gray.shape
     shrink = 1.0 if max_side is None else min(1.0, max_side / max(H, W))
     out_shape = (max(1, round(H * shrink)), max(1, round(W * shrink)))

@@ -11,6 +11,7 @@ Both are found beside the package, so a wheel install finds them too:
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -47,6 +48,38 @@ def default_model_path() -> Path | None:
             return MODELS_DIR / name
     models = shipped_models()
     return models[0] if models else None
+
+
+def shipped_model_names() -> list[str]:
+    """The names a shipped model answers to on the command line: ['cnn', 'mlp'] (default first)."""
+    return [p.stem for p in shipped_models()]
+
+
+def resolve_model(text: str | os.PathLike | None) -> Path:
+    """The model file a user asked for: None -> the shipped default; an existing file -> that file;
+    else the name of a shipped model ('cnn', 'mlp', 'CNN.npz'), wherever the package is installed.
+
+    A file in the current folder wins over a shipped model of the same name. Raises ModelFileError
+    (the loader's error, so callers catch one type) naming the shipped models when nothing matches."""
+    from mnist_desktop.engine.serialize import ModelFileError
+
+    if text is None or str(text) == "":
+        path = default_model_path()
+        if path is None:
+            raise ModelFileError(f"no model given and no shipped model found in {MODELS_DIR}; "
+                                 "pass a model file (--model FILE; train one with `mnist-desktop train`)")
+        return path
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    name = str(text).strip().lower()
+    name = name[:-4] if name.endswith(".npz") else name
+    for candidate in shipped_models():
+        if candidate.stem.lower() == name:
+            return candidate
+    names = shipped_model_names()
+    known = f"shipped models: {', '.join(names)}" if names else "no model is shipped with this copy"
+    raise ModelFileError(f"{text}: no such model file, and not the name of a shipped model ({known})")
 
 
 def icon_files() -> list[Path]:

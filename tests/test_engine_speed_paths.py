@@ -272,3 +272,28 @@ def test_inference_copy_folds_batch_norms_and_predicts_the_same():
     np.testing.assert_allclose(folded.predict_proba(x), net.predict_proba(x), rtol=1e-4, atol=1e-6)
     for k, v in net.arrays().items():      # the original is untouched
         np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("arch", [cnn_seed(), cnn("valid", bn=True)], ids=["cnn-seed", "valid-bn"])
+def test_relu_before_a_pool_runs_after_it_with_the_same_numbers(arch):
+    """Network runs relu -> maxpool as maxpool -> relu (a quarter of the values): outputs, input gradient
+    and parameter gradients equal those of the layers run one by one in their declared order."""
+    rng = np.random.default_rng(0)
+    net = Network.from_architecture(arch, rng=rng)
+    order = net._order()
+    assert order != list(range(len(net.layers)))
+    x = rng.random((6, 784), dtype=np.float32) - 0.3   # negative inputs: windows whose maximum is <= 0
+    dout = rng.standard_normal((6, 10)).astype(np.float32)
+    out = net.forward(x, training=False)
+    dx = net.backward(dout, need_input_grad=True)
+    grads = [g.copy() for _, _, g, _ in net.param_slots()]
+    h = net._as_input(x)
+    for layer in net.layers:
+        h = layer.forward(h, training=False)
+    np.testing.assert_array_equal(out, h)
+    d = dout
+    for layer in reversed(net.layers):
+        d = layer.backward(d)
+    np.testing.assert_array_equal(dx, d.reshape(dx.shape))
+    for a, (_, _, b, _) in zip(grads, net.param_slots()):
+        np.testing.assert_array_equal(a, b)

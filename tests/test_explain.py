@@ -608,3 +608,53 @@ def test_confusion_colours_set_mistakes_apart_and_show_single_ones():
     assert darkness(rgb[0, 1]) < darkness(rgb[1, 2]) < darkness(rgb[1, 0])
     assert darkness(rgb[1, 2]) - darkness(rgb[0, 1]) > 0.2 * (darkness(rgb[1, 0]) - darkness(rgb[0, 1]))
     assert dark_cells(confusion_colors(conf))[1, 0] and not dark_cells(confusion_colors(conf))[0, 2]
+
+
+# ---- attribution -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["strokes", "integrated"])
+def test_stroke_attribution_is_zero_off_the_ink(method):
+    net = _net(mlp([784, 32, 10]), dtype=np.float32)
+    image = np.zeros((28, 28), np.float32)
+    image[6:22, 12:16] = 1.0                                   # a bar
+    a = explain.attribution(net, image, 3, method)
+    assert a.shape == (28, 28) and a.dtype == np.float32 and a.min() >= 0
+    assert np.all(a[image == 0] == 0) and a.max() == pytest.approx(1.0)
+
+
+def test_stroke_attribution_of_a_linear_network_is_ink_times_evidence():
+    """Linear logits z = x W + b: the log-odds gradient is W[:, d] - sum_k q_k W[:, k] (q: softmax of the
+    other logits), so gradient x input is x times that, positive part."""
+    net = _net(mlp([784, 10]), dtype=np.float64)
+    x = np.random.default_rng(4).random(784)
+    W = net.layers[0].params["W"]
+    z = x @ W + net.layers[0].params["b"]
+    q = np.exp(z - z.max())
+    q[2] = 0
+    q /= q.sum()
+    expected = np.maximum(x * (W[:, 2] - W @ q), 0)
+    np.testing.assert_allclose(explain.attribution(net, x, 2, "strokes").reshape(-1), _unit_max(expected), rtol=1e-5,
+                               atol=1e-7)
+    # integrated gradients of a linear log-odds path: the gradient changes along the path (q does), but
+    # the map still sums the same evidence: highly correlated with gradient x input
+    ig = explain.attribution(net, x, 2, "integrated").reshape(-1)
+    assert np.corrcoef(ig, expected)[0, 1] > 0.9
+
+
+def test_attribution_gradient_is_the_saliency_and_unknown_methods_fail():
+    net = _net(mlp([784, 16, 10]), dtype=np.float32)
+    image = synthetic_digits(1, seed=2)[0][0].reshape(28, 28)
+    np.testing.assert_array_equal(explain.attribution(net, image, 4, "gradient"), explain.saliency(net, image, 4))
+    with pytest.raises(ValueError, match="unknown attribution"):
+        explain.attribution(net, image, 4, "occlusion")
+    with pytest.raises(ValueError, match="28x28"):
+        explain.attribution(net, np.zeros(5), 4, "strokes")
+    from mnist_desktop.preprocess import to_mnist
+
+    gray = np.zeros((100, 100), np.float32)
+    gray[20:80, 45:55] = 1.0
+    pre = to_mnist(gray)
+    sal, back = explain.saliency_on_input(net, pre, 4, method="strokes")
+    np.testing.assert_allclose(sal, explain.attribution(net, pre.image, 4, "strokes"), rtol=1e-6)
+    assert back.shape == (100, 100) and back[:, :30].max() < 1e-6          # nothing where there is no ink

@@ -77,7 +77,9 @@ def test_text_output_one_line_per_file_and_exit_1_on_failure(model, files, capsy
     assert code == 1
     assert len(lines) == len(names)
     for name, line in zip(GOOD, lines):
-        assert re.fullmatch(re.escape(files[name]) + r": \d \(\d+\.\d%\), then \d \(\d+\.\d%\)", line), line
+        # an untrained model is never sure: "1 or 7? not sure: 1 (14.1%), then 7 (13.8%)"
+        assert re.fullmatch(re.escape(files[name]) + r": (\d( or \d)?\? not sure: )?\d \(\d+\.\d%\), then \d \(\d+\.\d%\)",
+                            line), line
     assert lines[5] == f"{files['blank']}: error: blank: no ink found"
     assert lines[6].startswith(f"{files['text']}: error: ") and "not an image" in lines[6]
     assert lines[6].count(files["text"]) == 1                  # the file is named once
@@ -91,7 +93,8 @@ def test_json_lines_parse_and_match_the_library_path(model, files, capsys):
     assert [r["file"] for r in records] == [files[n] for n in names]
     net, _ = load(model)
     for name, r in zip(GOOD, records):
-        assert set(r) == {"file", "digit", "probabilities"}
+        assert set(r) == {"file", "digit", "probabilities", "verdict", "text", "reason", "because", "calibrated"}
+        assert r["verdict"] in ("digit", "unsure", "not_digit") and r["calibrated"] is False   # no tiny.calib
         probs = np.array(r["probabilities"])
         assert probs.shape == (10,) and abs(probs.sum() - 1) < 1e-4 and r["digit"] == int(probs.argmax())
         expected = net.predict_proba(preprocess_file(files[name]).image.reshape(1, 784))[0]
@@ -110,14 +113,16 @@ def test_same_digit_in_every_form_gets_the_same_answer(model, files, capsys):
 
 
 def test_one_batched_network_call(model, files, capsys, monkeypatch):
+    from mnist_desktop import confidence
+
     calls = []
-    original = Network.predict_proba
+    original = confidence.outputs_and_features    # outputs and features in one pass, for every file at once
 
-    def counting(self, x, *a, **k):
+    def counting(net, x, *a, **k):
         calls.append(len(x))
-        return original(self, x, *a, **k)
+        return original(net, x, *a, **k)
 
-    monkeypatch.setattr(Network, "predict_proba", counting)
+    monkeypatch.setattr(confidence, "outputs_and_features", counting)
     code, lines, _ = run(["--model", model, files["off_centre"], files["blank"], files["thick"], files["drawing"]], capsys)
     assert code == 1 and calls == [3]
 
@@ -153,3 +158,28 @@ def test_works_headless_in_a_fresh_process(model, files):
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["file"] for line in proc.stdout.splitlines()] == [files["dark_on_light"], files["drawing"]]
+
+
+def test_the_shipped_model_says_when_it_is_unsure_or_sees_no_digit(tmp_path, capsys, qapp):
+    """The new user's three cases: a dot, a scribble and an X, next to a plain 1."""
+    from mnist_desktop import nondigits
+
+    cases = {
+        "dot": Drawing(280, 280, 18.0, [[(120.0, 150.0)]]),
+        "scribble": nondigits.make("scribble", np.random.default_rng(0)),
+        "x": Drawing(280, 280, 18.0, [[(70.0, 60.0), (210.0, 220.0)], [(210.0, 60.0), (70.0, 220.0)]]),
+        "one": Drawing(280, 280, 18.0, [[(140.0, 40.0), (135.0, 240.0)]]),
+    }
+    paths = {}
+    for name, d in cases.items():
+        paths[name] = str(tmp_path / f"{name}.json")
+        write_drawing(paths[name], d)
+    code, lines, err = run([paths[n] for n in cases], capsys)
+    assert code == 0 and "no calibration" not in err
+    text = dict(zip(cases, lines))
+    for name in ("dot", "scribble", "x"):
+        assert text[name].startswith(f"{paths[name]}: that doesn't look like a digit ("), text[name]
+    assert re.fullmatch(re.escape(paths["one"]) + r": 1 \(\d+\.\d%\), then \d \(\d+\.\d%\)", text["one"])
+    code, lines, _ = run(["--json", *(paths[n] for n in cases)], capsys)
+    verdicts = [json.loads(line)["verdict"] for line in lines]
+    assert verdicts == ["not_digit", "not_digit", "not_digit", "digit"]

@@ -305,10 +305,9 @@ def test_the_worker_throttles_batch_reports_but_keeps_every_loss(qtbot, monkeypa
     net = Network.from_architecture(mlp([784, 8, 10]), rng=np.random.default_rng(0))
     worker = TrainWorker(TrainJob(net, TrainConfig(epochs=2, batch_size=5), None, "mnist", str(DATA), 20))
     reports, epochs, outcomes = [], [], []
-    worker.batches_done.connect(reports.append)
-    worker.epoch_done.connect(epochs.append)
-    worker.finished.connect(outcomes.append)
-    worker.run()                         # on this thread: signals are delivered directly
+    sink = {"batches": reports, "epoch": epochs, "data": []}
+    job = SimpleNamespace(report=lambda kind, payload: sink[kind].append(payload), on_cancel=lambda fn: None)
+    outcomes.append(worker.run(job))     # on this thread, as a job's work: reports arrive directly
     seconds = 0.0                        # on the worker's clock
     assert [o.status for o in outcomes] == ["finished"] and len(epochs) == 2
     assert sum(len(r.steps) for r in reports) == 2 * 40                      # 200 images / 5, two epochs

@@ -18,10 +18,11 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.state import K_DATA_DIR, setting
 from mnist_desktop.app.style import ERROR_COLOR, MUTED_TEXT
-from mnist_desktop.app.worker import DownloadProgress, DownloadWorker, start_worker, stop_thread
-from mnist_desktop.data import DATASETS, find_dataset, get_info
+from mnist_desktop.app.worker import DownloadProgress, DownloadWorker
+from mnist_desktop.data import DATASETS, DownloadError, find_dataset, get_info
 
 K_FORM = "train/"              # prefix of the Train view's form keys
 DATASET_TITLES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothing)"}
@@ -50,7 +51,10 @@ class DatasetPanel(QGroupBox):
         super().__init__("Data", parent)
         self.settings, self.persist = settings, persist
         self._data_dir: str | None = setting(settings, K_DATA_DIR, str, None) or None
-        self._thread = self._worker = None
+        self._worker: DownloadWorker | None = None
+        self.jobs = JobRunner(self, name="download")
+        self.jobs.progressed.connect(self._on_job_progressed)
+        self.jobs.finished.connect(self._on_job_finished)
 
         self.dataset_combo = QComboBox()
         for name in DATASETS:
@@ -159,7 +163,7 @@ class DatasetPanel(QGroupBox):
         """Look for the files again and say where they are (or that they are missing)."""
         info = get_info(self.dataset)
         folder = self.folder()
-        downloading = self._thread is not None
+        downloading = self.downloading
         if folder is not None:
             self.where_label.setText(f"<span style='color:{MUTED_TEXT}'>Found in {folder}</span>")
         elif not downloading:
@@ -178,20 +182,18 @@ class DatasetPanel(QGroupBox):
 
     @property
     def downloading(self) -> bool:
-        return self._thread is not None
+        return self.jobs.busy
 
     def start_download(self) -> None:
-        if self._thread is not None:
+        if self.downloading:
             return
         self._worker = DownloadWorker(self.dataset)
-        self._worker.progress.connect(self._on_download_progress)
-        self._worker.finished.connect(self._on_download_finished)
         self.download_bar.setRange(0, 0)    # busy until the first bytes
         self._show_download(True)
         self.dataset_combo.setEnabled(False)
         title = get_info(self.dataset).title
         self.where_label.setText(f"<span style='color:{MUTED_TEXT}'>Downloading {title}…</span>")
-        self._thread = start_worker(self._worker)
+        self.jobs.start("download", self._worker.run)
         self.refresh()
 
     def cancel_download(self) -> None:
@@ -199,11 +201,21 @@ class DatasetPanel(QGroupBox):
             self._worker.stop()
 
     def shutdown(self, timeout_s: float = 3.0) -> None:
-        stop_thread(self._thread, self._worker, timeout_s)
+        """Cancel a download and wait for its thread (bounded): the window is closing."""
+        self.jobs.shutdown(timeout_s)
 
     def _show_download(self, on: bool) -> None:
         self.download_bar.setVisible(on)
         self.cancel_button.setVisible(on)
+
+    def _on_job_progressed(self, job: Job, values: tuple) -> None:
+        self._on_download_progress(values[1])
+
+    def _on_job_finished(self, job: Job) -> None:
+        error = job.error
+        if error is not None and not isinstance(error, DownloadError):
+            error = f"The download failed: {type(error).__name__}: {error}"
+        self._on_download_finished(job.result, None if error is None else str(error))
 
     def _on_download_progress(self, p: DownloadProgress) -> None:
         if p.total:
@@ -212,9 +224,7 @@ class DatasetPanel(QGroupBox):
         self.download_bar.setFormat(f"{p.file_name}: {p.done / 1e6:.1f} MB")
 
     def _on_download_finished(self, folder: str | None, error: str | None) -> None:
-        thread, self._thread, self._worker = self._thread, None, None
-        if thread is not None:
-            thread.wait(1000)
+        self._worker = None
         self._show_download(False)
         self.dataset_combo.setEnabled(True)
         self.refresh()

@@ -63,6 +63,8 @@ class Job:
         self.started = 0.0                       # time.perf_counter() when the thread started
         self.seconds = 0.0                       # how long the work ran
         self._cancel = threading.Event()
+        self._on_cancel: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
         self._emit_progress = emit_progress
         self._thread: threading.Thread | None = None
 
@@ -90,7 +92,22 @@ class Job:
     def cancel(self) -> None:
         """Ask the work to stop at its next cancel point. Use ``JobRunner.cancel`` from a view: it also
         stops the job delivering and updates ``busy``."""
-        self._cancel.set()
+        with self._lock:
+            if self._cancel.is_set():
+                return
+            self._cancel.set()
+            callbacks = list(self._on_cancel)
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when the job is cancelled (at once if it is already): for work with a stop
+        of its own, e.g. ``job.on_cancel(trainer.cancel)``. Runs on the thread that cancels."""
+        with self._lock:
+            if not self._cancel.is_set():
+                self._on_cancel.append(callback)
+                return
+        callback()
 
     @property
     def running(self) -> bool:
@@ -257,6 +274,7 @@ class JobRunner(QObject):
         if not self.is_current(job):
             return                                   # cancelled or replaced: stale
         del self._current[job.kind]
+        job.join(1.0)                                # its thread is on its last line: finished means ended
         if not self._current:
             self.busy_changed.emit(False)
         self.finished.emit(job)

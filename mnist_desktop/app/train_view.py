@@ -11,9 +11,10 @@ Left: the data panel (``data_panel``), the form (``train_form``) and Start / Pau
 and run progress with images/s and ETA, the plots (``train_plots``), the log of epoch lines
 (``training.format_epoch``, as the command line prints them), Save model… and Use in Draw view.
 
-Work and threads: the run (loading the data, then ``engine.train.Trainer``, the command line's loop) happens
-in ``worker.TrainWorker`` on its own QThread; it owns the network it trains and hands it back at the end.
-Batch reports arrive at most ~20 times a second, each with every batch's loss since the previous one.
+Work and threads: the run (loading the data, then ``engine.train.Trainer``, the command line's loop) is
+``worker.TrainWorker``, a job of the view's ``JobRunner`` (app/jobs.py); it owns the network it trains and
+hands it back at the end. Batch reports arrive at most ~20 times a second, each with every batch's loss
+since the previous one.
 """
 
 from __future__ import annotations
@@ -22,18 +23,18 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.data_panel import DatasetPanel
+from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.state import K_DATA_DIR, K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
 from mnist_desktop.app.train_form import TrainForm
 from mnist_desktop.app.train_plots import TrainingPlots
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner
-from mnist_desktop.app.worker import (BatchProgress, DataInfo, TrainJob, TrainOutcome, TrainWorker, start_worker,
-                                      stop_thread)
+from mnist_desktop.app.worker import BatchProgress, DataInfo, TrainJob, TrainOutcome, TrainWorker
 from mnist_desktop.data import get_info
 from mnist_desktop.engine.serialize import save
 from mnist_desktop.engine.train import EpochRecord
@@ -67,7 +68,8 @@ class TrainView(QWidget):
         super().__init__(parent)
         self.state = state
         self.settings = settings
-        self._thread = None
+        self.jobs = JobRunner(self, name="train")
+        self._job: Job | None = None
         self._worker: TrainWorker | None = None
         self._request = None
         self._data: DataInfo | None = None
@@ -177,9 +179,8 @@ class TrainView(QWidget):
         self.use_button.clicked.connect(self.use_in_draw)
         self.data_panel.availability_changed.connect(self._on_data_availability_changed)
         self.form.changed.connect(self._on_form_changed)
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+        self.jobs.progressed.connect(self._on_job_progressed)
+        self.jobs.finished.connect(self._on_job_finished)
         self.plots.clear(self.form.epochs_spin.value())
         self._set_idle_status()
         self._update_buttons()
@@ -198,7 +199,7 @@ class TrainView(QWidget):
     @property
     def thread_finished(self) -> bool:
         """No training thread is alive (tests: closing leaves none behind)."""
-        return self._thread is None or self._thread.isFinished()
+        return self._job is None or not self._job.running
 
     @property
     def trained_net(self):
@@ -226,17 +227,13 @@ class TrainView(QWidget):
         self.result_label.setText("")
         self._worker = TrainWorker(TrainJob(net, config, augment, selection.dataset, selection.data_dir,
                                             selection.limit_per_class))
-        self._worker.data_loaded.connect(self._on_worker_data_loaded)
-        self._worker.batches_done.connect(self._on_worker_batches_done)
-        self._worker.epoch_done.connect(self._on_worker_epoch_done)
-        self._worker.finished.connect(self._on_worker_finished)
         self._net_text = f"{net.describe()}, {net.n_params():,} parameters"
         self.status_label.setText(f"Loading {get_info(selection.dataset).title}…")
         for bar in (self.epoch_bar, self.run_bar):
             bar.setValue(0)
             bar.setFormat("")
         self.pause_button.setText("Pause")
-        self._thread = start_worker(self._worker)
+        self._job = self.jobs.start("train", self._worker.run)
         self.form.set_enabled_for_run(True)
         self.data_panel.setEnabled(False)
         self._update_buttons()
@@ -267,8 +264,7 @@ class TrainView(QWidget):
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Cancel any run and download and wait for their threads (bounded): the window is closing."""
-        worker, thread = self._worker, self._thread
-        stop_thread(thread, worker, timeout_s)
+        self.jobs.shutdown(timeout_s)
         self.data_panel.shutdown(timeout_s)
 
     # ---- keeping the result ------------------------------------------------------------------------------------------
@@ -318,9 +314,19 @@ class TrainView(QWidget):
 
     # ---- worker reports ---------------------------------------------------------------------------------------------
 
+    def _on_job_progressed(self, job: Job, values: tuple) -> None:
+        kind, payload = values
+        {"data": self._on_worker_data_loaded, "batches": self._on_worker_batches_done,
+         "epoch": self._on_worker_epoch_done}[kind](payload)
+
+    def _on_job_finished(self, job: Job) -> None:
+        outcome = job.result
+        if job.error is not None:           # TrainWorker.run reports every ending itself; this is a bug
+            outcome = TrainOutcome("failed", None, tuple(self.history), self._worker.job.config, self._data,
+                                   f"Training failed: {type(job.error).__name__}: {job.error}", 0, job.seconds)
+        self._on_worker_finished(outcome)
+
     def _on_worker_data_loaded(self, info: DataInfo) -> None:
-        if self.sender() is not self._worker:
-            return
         self._data = info
         self.plots.clear(self._worker.job.config.epochs, info.test_name,
                          hint="The first points appear after epoch 1…")
@@ -329,8 +335,6 @@ class TrainView(QWidget):
         self.status_label.setText("Training…")
 
     def _on_worker_batches_done(self, p: BatchProgress) -> None:
-        if self.sender() is not self._worker:
-            return
         self.batches_seen += len(p.steps)
         self.last_progress = p
         self.plots.add_batches(p)
@@ -346,8 +350,6 @@ class TrainView(QWidget):
                                       f"lr {r.lr:.3g} · {format_duration(p.eta_s)} left{scoring}{state}")
 
     def _on_worker_epoch_done(self, record: EpochRecord) -> None:
-        if self.sender() is not self._worker:
-            return
         self.history.append(record)
         self.plots.flush()
         self.plots.add_epoch(record)
@@ -355,11 +357,6 @@ class TrainView(QWidget):
         self.epoch_done.emit(record)
 
     def _on_worker_finished(self, outcome: TrainOutcome) -> None:
-        if self.sender() is not self._worker:
-            return
-        thread = self._thread
-        if thread is not None:
-            thread.wait(2000)           # it has quit already; wait for the thread itself to end
         self._worker = None
         self.outcome = outcome
         self.plots.flush()

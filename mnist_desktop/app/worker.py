@@ -1,32 +1,40 @@
-"""Work that runs off the UI thread for the Train view: a training run and a dataset download.
-
-Each worker is a QObject moved to a QThread (the Qt docs' worker-object pattern); ``start_worker`` wires
-it up. Signals carry plain data (dataclasses, NumPy arrays, strings), never widgets, and reach the UI
-thread queued. Stopping is cooperative: ``stop()`` is thread-safe and takes effect between batches (the
-Trainer's cancel), between scoring chunks, or between download chunks.
+"""The Train view's background work, run as jobs of a ``JobRunner`` (app/jobs.py): a training run and a
+dataset download. No Qt here: the runner owns the thread and delivers what the work reports.
 
     worker = TrainWorker(TrainJob(...))            # owns job.net from now on
-    thread = start_worker(worker)                  # thread.started -> worker.run
-    worker.batches_done.connect(view._on_worker_batches_done)   # BatchProgress, at most ~20 per second
-    worker.epoch_done.connect(view._on_worker_epoch_done)       # EpochRecord
-    worker.finished.connect(view._on_worker_finished)           # TrainOutcome, always, once, last
-    worker.pause(); worker.resume(); worker.stop()
+    runner.start("train", worker.run)              # worker.run(job) on the runner's thread
+    # runner.progressed(job, (kind, payload)), kind one of:
+    #   "data"     DataInfo, once, before the first batch
+    #   "batches"  BatchProgress, at most ~20 per second, with every batch's loss since the last one
+    #   "epoch"    EpochRecord
+    # runner.finished(job): job.result is the TrainOutcome (always, once, last; run never raises)
+    worker.pause(); worker.resume(); worker.stop() # any thread; cancelling the job stops it too
 
+    runner.start("download", DownloadWorker("mnist").run)   # reports ("progress", DownloadProgress);
+    # job.result: the folder, or None if stopped; job.error: a DownloadError (or another exception)
+
+Stopping is cooperative: ``stop()`` is thread-safe and takes effect between batches (the Trainer's cancel),
+between scoring chunks, or between download chunks. A stopped run still delivers its outcome (the network
+after the last finished epoch); a cancelled job (the window closing) delivers nothing.
 The training loop is ``engine.train.Trainer``, the same one ``mnist-desktop train`` drives.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from typing import Protocol
 
-from mnist_desktop.data import DatasetError, DownloadCancelled, DownloadError, download, load_dataset
+import numpy as np
+
+from mnist_desktop.data import DatasetError, DownloadCancelled, download, load_dataset
 from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.train import AugmentFn, BatchRecord, EpochRecord, TrainConfig, Trainer, TrainingDiverged
+
+log = logging.getLogger(__name__)
 
 REPORT_INTERVAL_S = 0.05   # batch reports at most this often: the UI thread is never flooded
 EMA_DECAY = 0.95           # loss smoothing per batch (about a 20-batch window), bias-corrected
@@ -97,36 +105,21 @@ class TrainOutcome:
     wall_seconds: float
 
 
-class _Worker(QObject):
-    """Runs ``_run`` on the thread it was moved to, then moves itself back to the main thread, so that the
-    Python reference the view keeps deletes it there, after the thread has ended."""
+class Reporter(Protocol):
+    """What the work needs of its job (``jobs.Job``): report(kind, payload); on_cancel(callback)."""
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            app = QCoreApplication.instance()
-            if app is not None:
-                self.moveToThread(app.thread())
+    def report(self, *values) -> None: ...
 
-    def _run(self) -> None:
-        raise NotImplementedError
+    def on_cancel(self, callback) -> None: ...
 
 
 # ---- the training worker ------------------------------------------------------------------------------------
 
 
-class TrainWorker(_Worker):
-    """Loads the data and runs a Trainer over it on its own thread, reporting through signals."""
-
-    data_loaded = Signal(object)    # DataInfo
-    batches_done = Signal(object)   # BatchProgress
-    epoch_done = Signal(object)     # EpochRecord
-    finished = Signal(object)       # TrainOutcome
+class TrainWorker:
+    """Loads the data and runs a Trainer over it: ``run(job)`` is a job's work (see the module docstring)."""
 
     def __init__(self, job: TrainJob) -> None:
-        super().__init__()
         self.job = job
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -179,8 +172,16 @@ class TrainWorker(_Worker):
 
     # ---- the run (worker thread) -------------------------------------------------------------------------
 
+    def run(self, reporter: Reporter) -> TrainOutcome:
+        """The run, on the job's thread: reports through ``reporter.report(kind, payload)``; returns how it
+        ended. Never raises: every ending is a TrainOutcome. Cancelling the job stops the run."""
+        self._reporter = reporter
+        reporter.on_cancel(self.stop)
+        self._outcome: TrainOutcome | None = None
+        self._run()
+        return self._outcome
+
     def _run(self) -> None:
-        """Never raises: every ending is reported through ``finished``."""
         job, t0 = self.job, time.perf_counter()
         history: list[EpochRecord] = []
         data_info = None
@@ -194,7 +195,7 @@ class TrainWorker(_Worker):
                 self._finish("failed", None, history, None, f"Could not load the data: {exc}", 0, t0)
                 return
             data_info = DataInfo(data.name, str(data.source), data.test_name, len(data.x_train), len(data.x_test))
-            self.data_loaded.emit(data_info)
+            self._reporter.report("data", data_info)
             trainer = Trainer(job.net, (data.x_train, data.y_train), (data.x_test, data.y_test), job.config,
                               job.augment)
             with self._lock:
@@ -230,7 +231,8 @@ class TrainWorker(_Worker):
             self._finish("finished", job.net, history, data_info,
                          f"Finished {last.epoch} epochs: {data_info.test_name} accuracy {last.test_acc * 100:.2f}%.",
                          last.epoch, t0)
-        except Exception as exc:  # reported in the view, never raised in a thread
+        except Exception as exc:  # reported in the view, never raised in a thread; the traceback to the log
+            log.warning("training failed", exc_info=True)
             self._finish("failed", None, history, data_info, f"Training failed: {type(exc).__name__}: {exc}", 0, t0)
 
     def _train(self, trainer: Trainer, history: list[EpochRecord]) -> None:
@@ -248,7 +250,7 @@ class TrainWorker(_Worker):
             if isinstance(record, EpochRecord):
                 history.append(record)
                 self._good = trainer.net.snapshot()   # what a Stop in the next epoch falls back to
-                self.epoch_done.emit(record)
+                self._reporter.report("epoch", record)
                 continue
             if batches is None:
                 batches = record.batches
@@ -264,14 +266,14 @@ class TrainWorker(_Worker):
                 done = (record.epoch - 1) * batches + record.batch
                 elapsed = now - run_t0 - self._paused_seconds()
                 eta = elapsed / done * (total - done) if done else float("nan")
-                self.batches_done.emit(BatchProgress(np.array(steps), np.array(losses, np.float64),
-                                                     np.array(smoothed), record, done / total,
-                                                     record.images_per_s, eta))
+                self._reporter.report("batches", BatchProgress(np.array(steps), np.array(losses, np.float64),
+                                                               np.array(smoothed), record, done / total,
+                                                               record.images_per_s, eta))
                 steps, losses, smoothed = [], [], []
 
     def _finish(self, status, net, history, data_info, message, restored_epoch, t0) -> None:
-        self.finished.emit(TrainOutcome(status, net, tuple(history), self.job.config, data_info, message,
-                                        restored_epoch, time.perf_counter() - t0))
+        self._outcome = TrainOutcome(status, net, tuple(history), self.job.config, data_info, message,
+                                     restored_epoch, time.perf_counter() - t0)
 
 
 # ---- the download worker ------------------------------------------------------------------------------------
@@ -284,69 +286,32 @@ class DownloadProgress:
     total: int | None   # bytes of this file, when known
 
 
-class DownloadWorker(_Worker):
-    """``datasets.download`` (the one ``mnist-desktop download`` uses) on its own thread."""
-
-    progress = Signal(object)   # DownloadProgress, at most ~20 per second
-    finished = Signal(object, object)   # folder (str) or None, message (str) or None; None, None: cancelled
+class DownloadWorker:
+    """``datasets.download`` (the one ``mnist-desktop download`` uses) as a job's work: ``run(job)``
+    reports ("progress", DownloadProgress) at most ~20 times a second and returns the folder, or None
+    when stopped; a failure is raised (DownloadError, or whatever went wrong) and reaches the view as
+    ``job.error``."""
 
     def __init__(self, dataset: str, dest: str | None = None) -> None:
-        super().__init__()
         self.dataset, self.dest = dataset, dest
         self._cancel = threading.Event()
         self._last = 0.0
+        self._reporter: Reporter | None = None
 
     def stop(self) -> None:
         self._cancel.set()
 
-    def _run(self) -> None:
+    def run(self, reporter: Reporter) -> str | None:
+        self._reporter = reporter
+        reporter.on_cancel(self.stop)
         try:
             folder = download(self.dataset, self.dest, progress=self._progress, cancel=self._cancel.is_set)
         except DownloadCancelled:
-            self.finished.emit(None, None)
-        except DownloadError as exc:
-            self.finished.emit(None, str(exc))
-        except Exception as exc:  # never raised in a thread
-            self.finished.emit(None, f"{type(exc).__name__}: {exc}")
-        else:
-            self.finished.emit(str(folder), None)
+            return None
+        return str(folder)
 
     def _progress(self, name: str, done: int, total: int | None) -> None:
         now = time.perf_counter()
         if now - self._last >= REPORT_INTERVAL_S or (total is not None and done >= total):
             self._last = now
-            self.progress.emit(DownloadProgress(name, done, total))
-
-
-# ---- threads ------------------------------------------------------------------------------------------------------
-
-_orphans: list[QThread] = []   # threads that outlived a bounded wait: kept alive rather than destroyed running
-
-
-def start_worker(worker: QObject) -> QThread:
-    """Move ``worker`` to a new QThread and start ``worker.run`` there. The thread quits when the worker
-    emits ``finished``. Returns the thread: keep references to it and to the worker until it has ended."""
-    thread = QThread()
-    thread.setObjectName(type(worker).__name__)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit, Qt.DirectConnection)   # from the worker thread; quit is thread-safe
-    thread.start()
-    return thread
-
-
-def stop_thread(thread: QThread | None, worker, timeout_s: float) -> bool:
-    """Ask ``worker`` to stop and wait up to ``timeout_s`` for ``thread`` to end; True if it ended.
-    A thread still running afterwards is kept referenced (destroying a running QThread aborts)."""
-    if thread is None:
-        return True
-    if worker is not None:
-        try:
-            worker.stop()
-        except RuntimeError:   # already deleted: its run had ended
-            pass
-    thread.quit()   # ends the thread's event loop once run() has returned
-    ended = thread.wait(max(0, int(timeout_s * 1000)))
-    if not ended:
-        _orphans.append(thread)
-    return ended
+            self._reporter.report("progress", DownloadProgress(name, done, total))

@@ -106,21 +106,38 @@ class Network:
         ``keep``: the layers keep what ``backward`` needs (until it runs); inference passes False and
         leaves no activations behind."""
         x = self._as_input(x)
-        for layer in self.layers:
-            x = layer.forward(x, training, keep)
+        for i in self._order():
+            x = self.layers[i].forward(x, training, keep)
         return x
+
+    def _order(self) -> list[int]:
+        """The order the layers run in: as declared, except that a ReLU directly followed by a max-pool
+        runs after it. max(relu(a), relu(b)) = relu(max(a, b)), and the gradients agree too (the pool
+        routes to the first maximum, which is the same element unless the window's maximum is <= 0,
+        where the ReLU's gradient is 0 either way), so the numbers are the same, and the ReLU passes
+        over a quarter of the values (cnn-seed: ~4% of a training step)."""
+        order = list(range(len(self.layers)))
+        i = 0
+        while i < len(order) - 1:
+            if self.layers[i].kind == "relu" and self.layers[i + 1].kind == "maxpool2d":
+                order[i], order[i + 1] = i + 1, i
+                i += 2
+            else:
+                i += 1
+        return order
 
     def backward(self, dout: np.ndarray, need_input_grad: bool = False) -> np.ndarray | None:
         """Back-propagate d loss / d outputs; fills every layer's ``grads``; returns d loss / d input
         (N, *input_shape) if asked (the first layer skips that product otherwise)."""
         d = dout
+        order = self._order()
         # layers up to the first one with parameters (e.g. reshape, conv) need no input gradient
-        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
-        for i in range(len(self.layers) - 1, -1, -1):
-            d = self.layers[i].backward(d, need_dx=need_input_grad or i > first)
+        first = next((p for p, i in enumerate(order) if self.layers[i].params), len(order))
+        for p in range(len(order) - 1, -1, -1):
+            d = self.layers[order[p]].backward(d, need_dx=need_input_grad or p > first)
             if d is None:
-                for layer in self.layers[:i]:  # the layers not reached drop their caches too
-                    layer.release()
+                for i in order[:p]:  # the layers not reached drop their caches too
+                    self.layers[i].release()
                 break
         return d
 
@@ -140,7 +157,7 @@ class Network:
     # (1 MB in float32): a chunk's activations then stay in the caches from one layer to the next, and
     # memory stays bounded however many images come (the shipped CNN: chunks of ~20 images; an MLP:
     # hundreds). Measured in benchmarks/inference_batching.py.
-    chunk_floats = 1 << 18
+    chunk_floats = 1 << 21
 
     def inference_chunk(self) -> int:
         """Images per inference chunk, from the layer sizes: ``chunk_floats`` over the largest per-image

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable, Sequence, TypeVar
 
@@ -145,6 +146,18 @@ def parallel_map(fn: Callable[[T], object], items: Sequence[T]) -> list:
         return [first, *(f.result() for f in futures)]
     finally:
         _pool_busy.release()
+
+
+@contextmanager
+def sequential():
+    """Within this block the calling thread splits nothing (e.g. one of several threads that each score
+    their own batches: they already keep the cores busy)."""
+    before = getattr(_workers, "inside", False)
+    _workers.inside = True
+    try:
+        yield
+    finally:
+        _workers.inside = before
 
 
 def apply_defaults() -> None:

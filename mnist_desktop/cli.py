@@ -516,7 +516,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 if v.kind == "not_digit":
                     line = f"{r['file']}: {v.text} ({v.because}); the network would say {numbers}"
                 elif v.kind == "unsure":
-                    line = f"{r['file']}: not sure, {v.text} {numbers}"
+                    line = f"{r['file']}: {v.text} not sure: {numbers}"
                 else:
                     line = f"{r['file']}: {numbers}"
         print(line, flush=False)

@@ -98,19 +98,20 @@ def feature_layer(net: Network) -> int:
     return with_params[-1] if with_params else len(net.layers) - 1
 
 
-def outputs_and_features(net: Network, x: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+def outputs_and_features(net: Network, x: np.ndarray, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """x (N, 784) in [0, 1] -> (outputs (N, K) as ``net.forward`` gives them, features (N, D) float32:
-    the input of the last dense layer), in inference mode, one pass."""
+    the input of the last dense layer), in inference mode (nothing kept for a backward pass), one pass,
+    in chunks of ``batch_size`` images (default: the network's own inference chunk)."""
     x = np.asarray(x)
     cut = feature_layer(net)
+    batch_size = batch_size or net.inference_chunk()
     outs, feats = [], []
-    for i in range(0, max(len(x), 1), batch_size):
-        h = net._as_input(x[i:i + batch_size])
-        for layer in net.layers[:cut]:
-            h = layer.forward(h, False)
-        feats.append(h.reshape(len(h), -1).astype(np.float32, copy=True))
-        for layer in net.layers[cut:]:
-            h = layer.forward(h, False)
+    for start in range(0, max(len(x), 1), batch_size):
+        h = net._as_input(x[start:start + batch_size])
+        for i in net._order():                # the order forward runs them in (a ReLU after its max-pool)
+            if i == cut:
+                feats.append(h.reshape(len(h), -1).astype(np.float32, copy=True))
+            h = net.layers[i].forward(h, False, False)
         outs.append(np.asarray(h))
     return np.concatenate(outs), np.concatenate(feats)
 

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from mnist_desktop import evaluation
-from mnist_desktop.app import evaluate_view
+from mnist_desktop.app import evaluate_view, evaluate_widgets
 from mnist_desktop.app.evaluate_view import K_DATA_DIR, EvaluateView
 from mnist_desktop.app.main_window import MainWindow, app_settings
 from mnist_desktop.app.state import AppState, LoadedModel
@@ -138,7 +138,7 @@ def test_clicking_a_cell_filters_the_gallery_to_exactly_its_digits(view, state, 
 
 
 def test_a_crowded_cell_shows_the_first_digits_and_says_so(view, state, save_model, qtbot, monkeypatch):
-    monkeypatch.setattr(evaluate_view, "GALLERY_LIMIT", 5)
+    monkeypatch.setattr(evaluate_widgets, "GALLERY_LIMIT", 5)
     show_model(qtbot, view, state, save_model())
     t, p = np.unravel_index(np.argmax(view.evaluation.confusion), (10, 10))
     view.select_cell(int(t), int(p))

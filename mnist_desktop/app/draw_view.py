@@ -1,8 +1,10 @@
 """The Draw view: draw a digit, see each preprocessing step and the network's answer live.
 
     canvas.changed --(0 ms single-shot timer: only the latest state)--> _update_prediction():
-        pixels -> preprocess.to_mnist -> net.predict_proba -> preview.set_result + chart.set_probabilities
-        [saliency on] -> explain.saliency_on_input -> heatmap.heat_rgba -> canvas.set_overlay + preview.set_saliency
+        pixels -> preprocess.to_mnist -> confidence.outputs_and_features (one pass) -> confidence.assess
+            (not a digit? unsure?) -> preview.set_result + chart.set_probabilities(probs, verdict=...)
+        [saliency on] -> explain.saliency_on_input(method=the picker's attribution) -> heatmap.heat_rgba
+            -> canvas.set_overlay + preview.set_saliency
 
 Fast mouse moves never queue work: however many ``changed`` arrive before the event loop is idle, one
 update runs, on the newest strokes.
@@ -25,9 +27,11 @@ from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.imageio import load_image
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner, PreprocessPreview, ProbabilityChart
+from mnist_desktop.confidence import Calibration, Verdict, assess, find_calibration, outputs_and_features
 from mnist_desktop.drawing import read_drawing, write_drawing
 from mnist_desktop.engine.serialize import ModelFileError, read_spec
-from mnist_desktop.explain import saliency_on_input
+from mnist_desktop.engine.losses import outputs_to_probabilities
+from mnist_desktop.explain import ATTRIBUTION_LABELS, ATTRIBUTIONS, saliency_on_input
 from mnist_desktop.heatmap import heat_rgba
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
 
@@ -37,6 +41,15 @@ SALIENCY_SHORTCUT = "S"
 SALIENCY_MAX_SIDE = 400   # overlay pixels on the long side for an opened image (a drawing gets its 280)
 SALIENCY_SMOOTH = 0.7     # blur (28x28 pixels) that turns gradient speckle into regions; tuned by eye
 SALIENCY_GAMMA = 1.6      # overlay opacity ~ value ** gamma: the strongest pixels show, the haze does not
+ATTRIBUTION_SHORT = {"strokes": "Strokes", "integrated": "Integrated", "gradient": "|Gradient|"}
+SALIENCY_LEGENDS = {   # what the overlay shows, per explain.ATTRIBUTIONS
+    "strokes": "Strokes: bright = the ink that counted most for {digit} against the other digits "
+               "(ink × gradient of its log-odds)",
+    "integrated": "Integrated gradients: bright = the ink that counted most for {digit} "
+                  "(ink × gradient, averaged from a blank image)",
+    "gradient": "|Gradient|: bright = where ink would change the score for {digit} most, gaps included "
+                "(|d score / d pixel|)",
+}
 SALIENCY_EVERY_MS = 120   # while the pen is down the overlay follows at most this often (one backward pass
                           # and a full-canvas repaint each); the bars follow every move; pen up: at once
 
@@ -46,11 +59,13 @@ class Prediction:
     """What the view shows for one state of the canvas.
 
     pre: the preprocessing steps, None for a blank input. probs: (10,) or None (blank, or no model).
+    verdict: what the chart says (a digit, "3 or 5?", not a digit); None when probs is None.
     """
 
     pre: Preprocessed | None
     probs: np.ndarray | None
     model: LoadedModel | None
+    verdict: Verdict | None = None
 
     @property
     def digit(self) -> int | None:
@@ -82,17 +97,20 @@ class DrawView(QWidget):
         open_model_requested(): the picker's "Open model…" entry was chosen (the window shows a dialog).
     Public parts other code may use: ``canvas``, ``preview`` (its ``header`` row takes extra controls,
     e.g. a saliency toggle), ``chart``, ``banner``, ``model_picker``, ``pen_slider``, ``saliency_button``
-    (checkable, shortcut S: the saliency overlay; ``set_saliency_visible``) and ``saliency_legend``.
+    (checkable, shortcut S: the saliency overlay; ``set_saliency_visible``), ``attribution_picker`` (which
+    map the overlay shows; ``set_attribution_method``) and ``saliency_legend``.
     """
 
     prediction_updated = Signal(object)
     open_model_requested = Signal()
+    attribution_changed = Signal(str)      # the overlay's map: one of explain.ATTRIBUTIONS
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._prediction = Prediction(None, None, None)
         self._choices: list[_Choice] = []
+        self._calibration: tuple[LoadedModel | None, Calibration | None] = (None, None)
 
         ## left: canvas + pen controls
         self.canvas = DrawingCanvas()
@@ -182,15 +200,26 @@ class DrawView(QWidget):
         self.saliency_button.setCheckable(True)
         self.saliency_button.setShortcut(QKeySequence(SALIENCY_SHORTCUT))
         self.saliency_button.setToolTip(
-            f"Show which pixels drove the answer ({SALIENCY_SHORTCUT}): a heat overlay of |d score / d pixel| "
-            "for the predicted digit, computed on the 28×28 input and mapped back onto your drawing")
+            f"Show which pixels drove the answer ({SALIENCY_SHORTCUT}): a heat overlay for the predicted digit "
+            "(the map chosen beside this button), computed on the 28×28 input and mapped back onto your drawing")
+        self.attribution_picker = QComboBox()
+        for name in ATTRIBUTIONS:
+            self.attribution_picker.addItem(ATTRIBUTION_SHORT[name], name)
+            self.attribution_picker.setItemData(self.attribution_picker.count() - 1, ATTRIBUTION_LABELS[name],
+                                                Qt.ToolTipRole)
+        self.attribution_picker.setToolTip(
+            "What the overlay shows. Strokes: the ink that counted for the answer (ink × gradient of the "
+            "digit's log-odds). Integrated: the same, averaged from a blank image (integrated gradients). "
+            "|Gradient|: where ink would change the score most, gaps included")
         self.saliency_legend = QLabel()
         self.saliency_legend.setWordWrap(True)
         self.saliency_legend.setStyleSheet(f"color: {MUTED_TEXT};")
         self.saliency_legend.hide()
         tools.addSpacing(12)
         tools.addWidget(self.saliency_button)
+        tools.addWidget(self.attribution_picker)
         self.saliency_button.toggled.connect(self._on_saliency_button_toggled)
+        self.attribution_picker.currentIndexChanged.connect(self._on_attribution_picker_changed)
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -201,6 +230,17 @@ class DrawView(QWidget):
 
     def set_saliency_visible(self, on: bool) -> None:
         self.saliency_button.setChecked(bool(on))
+
+    @property
+    def attribution_method(self) -> str:
+        """The overlay's map: "strokes" (default), "integrated" or "gradient" (explain.ATTRIBUTIONS)."""
+        return self.attribution_picker.currentData()
+
+    def set_attribution_method(self, name: str) -> None:
+        """Pick the overlay's map by name; an unknown name (an old settings file) keeps the current one."""
+        i = self.attribution_picker.findData(name)
+        if i >= 0:
+            self.attribution_picker.setCurrentIndex(i)
 
     @property
     def prediction(self) -> Prediction:
@@ -382,9 +422,13 @@ class DrawView(QWidget):
             gray, inverted = self.canvas.pixels(), False
         pre = to_mnist(gray, inverted=inverted)
         model = self.state.model
-        probs = None
+        probs = verdict = None
         if pre is not None and model is not None:
-            probs = model.net.predict_proba(pre.image.reshape(1, 784))[0]
+            out, feats = outputs_and_features(model.net, pre.image.reshape(1, 784))
+            probs = outputs_to_probabilities(out, model.net.loss)[0]
+            verdict = assess(probs, pre.image, outputs=out[0], features=feats[0],
+                             calibration=self._calibration_of(model),
+                             drawing=self.canvas.drawing() if image is None else None)
         if pre is None:
             self.preview.set_input(gray)
         else:
@@ -394,7 +438,7 @@ class DrawView(QWidget):
         elif probs is None:
             self.chart.set_probabilities(None, "Draw a digit")
         else:
-            self.chart.set_probabilities(probs)
+            self.chart.set_probabilities(probs, verdict=verdict)
         if self.saliency_visible and self.canvas.is_drawing() and probs is not None:
             self._pending_saliency = (pre, probs, model)        # the newest state, drawn by the timer
             if not self._saliency_timer.isActive():
@@ -405,8 +449,14 @@ class DrawView(QWidget):
             self._update_saliency(pre, probs, model)
         self.undo_button.setEnabled(self.canvas.can_undo())
         self.clear_button.setEnabled(not self.canvas.is_blank())
-        self._prediction = Prediction(pre, probs, model)
+        self._prediction = Prediction(pre, probs, model, verdict)
         self.prediction_updated.emit(self._prediction)
+
+    def _calibration_of(self, model: LoadedModel) -> Calibration | None:
+        """The model's calibration file (beside it, for these weights), looked up once per model."""
+        if self._calibration[0] is not model:
+            self._calibration = (model, find_calibration(model.net, model.path))
+        return self._calibration[1]
 
     def _update_saliency(self, pre: Preprocessed | None, probs: np.ndarray | None,
                          model: LoadedModel | None) -> None:
@@ -418,12 +468,12 @@ class DrawView(QWidget):
                                          "drive the answer." if self.saliency_visible else "")
             return
         digit = int(np.argmax(probs))
+        method = self.attribution_method
         sal, on_input = saliency_on_input(model.net, pre, digit, smooth=SALIENCY_SMOOTH,
-                                          max_side=SALIENCY_MAX_SIDE)
+                                          max_side=SALIENCY_MAX_SIDE, method=method)
         self.canvas.set_overlay(heat_rgba(on_input, gamma=SALIENCY_GAMMA))
         self.preview.set_saliency(heat_rgba(sal, gamma=SALIENCY_GAMMA))
-        self.saliency_legend.setText(f"Saliency: bright = pixels that most changed the score for {digit} "
-                                     "(|d score / d pixel|, relative to this drawing)")
+        self.saliency_legend.setText(SALIENCY_LEGENDS[method].format(digit=digit))
 
     def _update_pending_saliency(self) -> None:
         if self._pending_saliency is not None:
@@ -433,6 +483,11 @@ class DrawView(QWidget):
     def _on_saliency_button_toggled(self, on: bool) -> None:
         self.saliency_legend.setVisible(on)
         self._schedule()
+
+    def _on_attribution_picker_changed(self, _index: int) -> None:
+        self.attribution_changed.emit(self.attribution_method)
+        if self.saliency_visible:
+            self._schedule()
 
     # ---- small slots -------------------------------------------------------------------------------
 

@@ -13,13 +13,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QProgressBar,
-                               QSizePolicy, QSlider, QToolTip, QWidget)
+                               QPushButton, QSizePolicy, QSlider, QToolTip, QVBoxLayout, QWidget)
 
 from mnist_desktop import heatmap
 from mnist_desktop.app.style import (ACCENT, BAR_COLOR, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND, RIGHT_COLOR,
                                      WEAK_BAR_COLOR, WRONG_COLOR, scaled_font)
 
 THUMB_SCALE = 2                      # 28x28 -> 56x56, nearest neighbour: crisp pixels
+GALLERY_LIMIT = 240                  # thumbnails shown per gallery (a diagonal cell holds ~1,000)
 
 
 def probabilities_html(index: int, label: int, probs: np.ndarray, note: str = "") -> str:
@@ -190,6 +191,13 @@ class DigitGallery(QListWidget):
             item.setSizeHint(self.gridSize())
             self.addItem(item)
 
+    def show_test_digits(self, idx: np.ndarray, x_test: np.ndarray, e, notes: list[str] | None = None) -> int:
+        """The test digits ``idx`` of evaluation ``e`` (an ``evaluation.Evaluation`` over x_test (N, 784)),
+        the first GALLERY_LIMIT of them; ``notes`` per digit shown. Returns how many are shown."""
+        idx = np.asarray(idx)[:GALLERY_LIMIT]
+        self.set_digits(idx, x_test[idx].reshape(-1, 28, 28), e.labels[idx], e.probabilities[idx], notes)
+        return len(idx)
+
     def _on_item_clicked(self, item: QListWidgetItem) -> None:
         self.digit_clicked.emit(int(item.data(Qt.UserRole)))
 
@@ -297,6 +305,42 @@ class LabelledSlider(QWidget):
     def _on_slider_value_changed(self, _pos: int) -> None:
         self.readout.setText(self.fmt.format(self.value))
         self.changed.emit(self.value)
+
+
+class MissingDataPage(QWidget):
+    """Shown instead of the results when the MNIST test files are not found: where the view looked, how
+    to get them, and a "Choose folder…" button (``choose_button``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.RichText)
+        self.label.setAlignment(Qt.AlignCenter)
+        self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.label.setFont(scaled_font(self.font(), 1.15))
+        self.choose_button = QPushButton("Choose folder…")
+        self.choose_button.setToolTip("A folder holding the four MNIST files (train-images-idx3-ubyte.gz, …)")
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.label)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.choose_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(2)
+
+    def show_missing(self, chosen: str | None, places, detail: str | None = None) -> None:
+        """``chosen``: the folder the user picked (or None); ``places``: where the search looked;
+        ``detail``: why loading failed, instead of the places."""
+        where = f" in <b>{chosen}</b>" if chosen else ""
+        self.label.setText(
+            f"<p><b>The MNIST test digits were not found{where}.</b></p>"
+            "<p>Choose the folder that holds the four MNIST files (t10k-images-idx3-ubyte.gz, …), or download "
+            "them with the <b>Download</b> button in the <b>Train</b> view "
+            "(or <code>mnist-desktop download</code>).</p>"
+            + f"<p style='color:{MUTED_TEXT}'>{detail or 'Looked in: ' + '; '.join(map(str, places))}</p>")
 
 
 def title_label(text: str) -> QLabel:

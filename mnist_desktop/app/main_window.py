@@ -38,6 +38,7 @@ STATUS_DESCRIPTION_CHARS = 48   # the status bar's model line fits a 1024-px win
 # settings keys
 K_GEOMETRY, K_PEN, K_LAST_MODEL, K_VIEW = "window/geometry", "draw/pen_width", "model/last", "window/view"
 K_SALIENCY = "draw/saliency"
+K_ATTRIBUTION = "draw/attribution"      # the saliency overlay's map (explain.ATTRIBUTIONS)
 
 DRAWING_FILTER = "Drawings (*.json);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.pgm *.ppm);;All files (*)"
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         if pen is not None:
             self.draw_view.set_pen_width(pen)
         self.draw_view.set_saliency_visible(setting(self.settings, K_SALIENCY, bool, False))
+        self.draw_view.set_attribution_method(setting(self.settings, K_ATTRIBUTION, str, "strokes"))
         geometry = self.settings.value(K_GEOMETRY)
         if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
             room = self.screen().availableGeometry()   # first run: fit small laptop screens too
@@ -94,6 +96,7 @@ class MainWindow(QMainWindow):
         self.train_view.show_view_requested.connect(self.show_view)
         self.draw_view.pen_slider.valueChanged.connect(self._on_pen_changed)
         self.draw_view.saliency_button.toggled.connect(self._on_saliency_toggled)
+        self.draw_view.attribution_changed.connect(self._on_attribution_changed)
         self.draw_view.canvas.changed.connect(self._update_edit_actions)
         self._on_state_model_changed(self.state.model)
         self._update_edit_actions()
@@ -310,6 +313,10 @@ class MainWindow(QMainWindow):
     def _on_saliency_toggled(self, on: bool) -> None:
         if self.persist:
             self.settings.setValue(K_SALIENCY, bool(on))
+
+    def _on_attribution_changed(self, name: str) -> None:
+        if self.persist:
+            self.settings.setValue(K_ATTRIBUTION, name)
 
     # ---- help -----------------------------------------------------------------------------------
 

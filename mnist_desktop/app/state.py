@@ -18,10 +18,10 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, QStandardPaths, Signal
 
 from mnist_desktop.engine.network import Network
-from mnist_desktop.engine.serialize import ModelFileError, load
+from mnist_desktop.engine.serialize import ModelFileError, load, read_spec
 
 __all__ = ["AppState", "LoadedModel", "ModelFileError", "K_DATA_DIR", "K_LAST_DIR", "MODEL_FILTER", "setting",
-           "app_data_dir", "ORGANIZATION", "APPLICATION"]
+           "app_data_dir", "model_file_label", "ORGANIZATION", "APPLICATION"]
 
 ORGANIZATION = APPLICATION = "mnist-desktop"      # QSettings and QStandardPaths names
 
@@ -80,9 +80,7 @@ class LoadedModel:
         """Wrap a network (e.g. one just trained); missing spec fields get sensible values."""
         spec = dict(spec or {})
         path = Path(path) if path is not None else None
-        name = str(spec.get("name") or (path.stem if path else "unsaved model"))
-        acc = spec.get("test_accuracy")
-        acc = float(acc) if isinstance(acc, (int, float)) and 0.0 <= acc <= 1.0 else None
+        name, acc = _name_and_accuracy(spec, path)
         return cls(net=net, spec=spec, path=path, name=name,
                    description=str(spec.get("description") or net.describe()), test_accuracy=acc)
 
@@ -104,8 +102,29 @@ class LoadedModel:
     @property
     def label(self) -> str:
         """One line for pickers and the status bar: 'mlp-128x2 · 784-128-128-10 relu · 98.1%'."""
-        acc = "?" if self.test_accuracy is None else f"{100 * self.test_accuracy:.1f}%"
-        return f"{self.name} · {self.description} · {acc}"
+        return _label(self.name, self.description, self.test_accuracy)
+
+
+def _name_and_accuracy(spec: dict, path: Path | None) -> tuple[str, float | None]:
+    name = str(spec.get("name") or (path.stem if path else "unsaved model"))
+    acc = spec.get("test_accuracy")
+    return name, float(acc) if isinstance(acc, (int, float)) and 0.0 <= acc <= 1.0 else None
+
+
+def _label(name: str, description: str, test_accuracy: float | None) -> str:
+    acc = "?" if test_accuracy is None else f"{100 * test_accuracy:.1f}%"
+    return f"{name} · {description} · {acc}"
+
+
+def model_file_label(path: str | os.PathLike) -> str:
+    """``LoadedModel.from_file(path).label`` from the file's spec alone, without decoding its weights
+    (pickers listing several models); ModelFileError if the file is not a model."""
+    spec = read_spec(path)
+    description = spec.get("description")
+    if not isinstance(description, str) or not description:     # an old file: describe the network itself
+        return LoadedModel.from_file(path).label
+    name, acc = _name_and_accuracy(spec, Path(path))
+    return _label(name, description, acc)
 
 
 class AppState(QObject):

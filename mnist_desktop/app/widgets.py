@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, Q
                                QVBoxLayout, QWidget)
 
 from mnist_desktop.app.style import (BANNER_COLORS, BAR_COLOR, BOX_COLOR, GUIDE_COLOR,  # noqa: F401 (re-exported)
-                                     HIGHLIGHT_COLOR, MUTED_TEXT, OVERLAY_DIM, PLOT_BACKGROUND, PLOT_FOREGROUND)
+                                     HIGHLIGHT_COLOR, MUTED_TEXT, OVERLAY_DIM, PLOT_BACKGROUND, PLOT_FOREGROUND,
+                                     UNSURE_COLOR, scaled_font)
 
 
 def configure_pyqtgraph() -> None:
@@ -196,6 +197,9 @@ class ProbabilityChart(QWidget):
     """Ten bars (digits 0-9, y 0..1), the top one highlighted, its digit and probability in large type.
 
     ``set_probabilities(None, hint)`` shows no bars and the hint instead (blank canvas, no model).
+    With a ``verdict`` (mnist_desktop.confidence.Verdict) that is not a confident digit, the heading says
+    so instead: "3 or 5?" (the two bars in UNSURE_COLOR) or "That doesn't look like a digit" (no bar
+    highlighted); ``verdict_text`` is what the heading says.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -264,6 +268,7 @@ class ProbabilityChart(QWidget):
         layout.addWidget(self.plot, 1)
         self._probs: np.ndarray | None = None
         self._digit_color = ""
+        self._verdict_text = ""
         self.set_probabilities(None, "Draw a digit")
 
     def _set_digit_color(self, color: str) -> None:
@@ -281,8 +286,14 @@ class ProbabilityChart(QWidget):
         """The hint shown instead of bars ('' while bars are shown)."""
         return self.hint.textItem.toPlainText() if self.hint.isVisible() else ""
 
-    def set_probabilities(self, probs: np.ndarray | None, hint: str = "Draw a digit") -> None:
-        """(10,) probabilities summing to 1, or None to show ``hint`` and no bars."""
+    @property
+    def verdict_text(self) -> str:
+        """The heading's verdict: "3", "3 or 5?", "that doesn't look like a digit" ('' without bars)."""
+        return self._verdict_text
+
+    def set_probabilities(self, probs: np.ndarray | None, hint: str = "Draw a digit", verdict=None) -> None:
+        """(10,) probabilities summing to 1, or None to show ``hint`` and no bars; ``verdict``: see the class."""
+        self._verdict_text = ""
         if probs is None:
             self._probs = None
             self.bars.setOpts(height=np.zeros(10))
@@ -301,7 +312,13 @@ class ProbabilityChart(QWidget):
         self._probs = probs.copy()
         order = np.argsort(probs)[::-1]
         top, second = int(order[0]), int(order[1])
-        brushes = [HIGHLIGHT_COLOR if i == top else BAR_COLOR for i in range(10)]
+        kind = getattr(verdict, "kind", "digit")
+        if kind == "unsure":
+            brushes = [UNSURE_COLOR if i in (top, second) else BAR_COLOR for i in range(10)]
+        elif kind == "not_digit":
+            brushes = [BAR_COLOR] * 10
+        else:
+            brushes = [HIGHLIGHT_COLOR if i == top else BAR_COLOR for i in range(10)]
         self.bars.setOpts(height=probs, brushes=brushes)
         self.bars.show()
         self.hint.hide()
@@ -311,6 +328,23 @@ class ProbabilityChart(QWidget):
                 t.setText(text)
             if text:
                 t.setPos(i, p + 0.005)
+        if kind == "unsure":
+            self._verdict_text = verdict.text
+            self.digit_label.setText("?")
+            self._set_digit_color(UNSURE_COLOR.name())
+            self.detail_label.setText(f"<b>{verdict.text}</b> Not sure")
+            self.runner_label.setText(f"{top}: {100 * probs[top]:.1f}%, {second}: {100 * probs[second]:.1f}% "
+                                      f"({verdict.because})")
+            return
+        if kind == "not_digit":
+            self._verdict_text = verdict.text
+            self.digit_label.setText("?")
+            self._set_digit_color(MUTED_TEXT)
+            self.detail_label.setText(f"<b>{verdict.text[0].upper()}{verdict.text[1:]}</b>")
+            self.runner_label.setText(f"{verdict.because}; the network alone would say {top} "
+                                      f"({100 * probs[top]:.1f}%)")
+            return
+        self._verdict_text = str(top)
         self.digit_label.setText(str(top))
         self._set_digit_color(HIGHLIGHT_COLOR.name())
         self.detail_label.setText(f"<b>{100 * probs[top]:.1f}%</b> sure it is {'an' if top == 8 else 'a'} {top}")
@@ -368,3 +402,16 @@ class MessageBanner(QFrame):
         if not self.isHidden():
             self.hide()
             self.closed.emit()
+
+
+NO_MODEL_TEXT = "No model loaded.\nOpen one with File › Open model… (Ctrl+M), or pick one in the Draw view."
+
+
+def no_model_hint(text: str = NO_MODEL_TEXT) -> QLabel:
+    """The large grey hint a view shows instead of its content while no model is loaded."""
+    hint = QLabel(text)
+    hint.setAlignment(Qt.AlignCenter)
+    hint.setWordWrap(True)
+    hint.setFont(scaled_font(hint.font(), 1.4))
+    hint.setStyleSheet(f"color: {MUTED_TEXT};")
+    return hint

@@ -126,6 +126,8 @@ def _add_train(sub) -> None:
     p.add_argument("--dropout", type=float, help="dropout after each hidden layer of an MLP")
     p.add_argument("--augment", metavar="OPS", help="on-the-fly augmentation, e.g. rotate,shift,scale,thickness ('none' for none)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start from this model's weights (fine-tuning; same architecture) instead of random ones")
     p.add_argument("--validation", action="store_true", help="hold out the last 10,000 training images as the test set")
     p.add_argument("--limit-per-class", type=int, metavar="N", help="train on the first N images of each digit")
     p.add_argument("--name", help="model name stored in the file (default: the file name)")
@@ -138,7 +140,7 @@ def _cmd_train(args) -> int:
     from mnist_desktop.data import DatasetError
     from mnist_desktop.engine import EpochRecord, Trainer, TrainingDiverged
     from mnist_desktop.engine.serialize import save
-    from mnist_desktop.training import build_run, format_epoch, train_settings, trained_spec
+    from mnist_desktop.training import build_run, format_epoch, init_from, train_settings, trained_spec
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -147,6 +149,8 @@ def _cmd_train(args) -> int:
         return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
     try:
         net, config, augment = build_run(*train_settings(args))
+        if args.init_from:
+            init_from(net, args.init_from)
     except ValueError as exc:
         return _fail(str(exc))
     try:
@@ -156,7 +160,8 @@ def _cmd_train(args) -> int:
     name = args.name or out.stem
     print(f"{name}: {net.describe()}, {net.n_params():,} parameters; {len(data.x_train):,} training images "
           f"({data.name}), {len(data.x_test):,} {data.test_name} images")
-    print("settings: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()))
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items())
+          + (f", init_from={args.init_from}" if args.init_from else ""))
     trainer = Trainer(net, (data.x_train, data.y_train), (data.x_test, data.y_test), config, augment)
     bar = Progress("training")
     t0 = time.perf_counter()
@@ -181,6 +186,8 @@ def _cmd_train(args) -> int:
     spec = trained_spec(net, config, trainer.history, name=name, preset=args.preset, dataset=data.name,
                         test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
                         wall_seconds=wall)
+    if args.init_from:
+        spec["training"]["init_from"] = str(args.init_from)
     save(net, out, spec)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
     return 0

@@ -33,6 +33,11 @@ AUGMENT_TIPS = {
     "shift": "Move each training image by up to 2 pixels in each direction.",
     "scale": "Shrink or enlarge each training image by up to 10%.",
     "thickness": "Make the strokes of each training image randomly thicker or thinner, like different pens.",
+    "shear": "Slant each training image left or right (up to about 14°), as people's writing leans.",
+    "elastic": "Bend the strokes of each training image a little with a smooth random warp (up to 1 pixel), "
+               "like a wobbly hand.",
+    "styles": "Draw some training digits in handwriting styles MNIST lacks: slashed zeros, ones with a flag "
+              "and foot, crossed sevens, open-top fours, straight-stemmed or hooked nines, twos with a loop.",
 }
 
 

@@ -11,6 +11,9 @@ in the running app). Strokes come from real drawn digits (/work/shared/datasets/
 
 The breakdown times the same calls inside the real path (the view's functions wrapped with timers);
 "UI" is the rest: setting images and bars, Qt layout and painting. Bar: median < 16 ms with the CNN.
+"predict" is the network's one pass (confidence.outputs_and_features: outputs and penultimate features),
+"verdict" the not-a-digit / unsure rules (confidence.assess).
+``--attribution`` picks the overlay's map (strokes, integrated, gradient; the Draw view's picker).
 ``--saliency`` switches the Draw view's saliency overlay on: while the pen is down the overlay (one more
 forward + backward pass, the map carried back onto the canvas and coloured, a full-canvas repaint) is
 refreshed every SALIENCY_EVERY_MS, so those passes land inside some updates; they are timed on their own row.
@@ -110,6 +113,8 @@ def main(argv=None) -> int:
     parser.add_argument("--drawings", type=Path, default=DRAWINGS, help="folder of .json drawings to replay")
     parser.add_argument("--size", default="1280x800", help="window size (default 1280x800)")
     parser.add_argument("--saliency", action="store_true", help="with the saliency overlay switched on")
+    parser.add_argument("--attribution", default="strokes",
+                        help="the overlay's map with --saliency: strokes (the default), integrated or gradient")
     args = parser.parse_args(argv)
     threads_line = launcher.check()
 
@@ -141,6 +146,9 @@ def main(argv=None) -> int:
     window.state.set_model(loaded)
     window.resize(*(int(v) for v in args.size.lower().split("x")))
     window.draw_view.set_saliency_visible(args.saliency)
+    window.draw_view.set_attribution_method(args.attribution)
+    if window.draw_view.attribution_method != args.attribution:
+        raise SystemExit(f"unknown --attribution {args.attribution!r}")
     window.show()
     app.processEvents()
     view, canvas = window.draw_view, window.draw_view.canvas
@@ -150,8 +158,10 @@ def main(argv=None) -> int:
     canvas.pixels = render
     preprocess = Timer(dv.to_mnist)
     dv.to_mnist = preprocess
-    predict = Timer(loaded.net.predict_proba)
-    loaded.net.predict_proba = predict
+    predict = Timer(dv.outputs_and_features)      # the network's one pass: outputs and penultimate features
+    dv.outputs_and_features = predict
+    verdict = Timer(dv.assess)                      # not a digit? unsure?
+    dv.assess = verdict
     saliency = Timer(dv.saliency_on_input)
     dv.saliency_on_input = saliency
     updates = []
@@ -197,16 +207,17 @@ def main(argv=None) -> int:
     # the last n updates, and the matching stage timings (one render/preprocess/predict per update)
     tot = np.array(totals[warmup:]) * 1000
     tot_cpu = np.array(cpu[warmup:]) * 1000
-    r, pp, pr = (np.array(t.times[-n:]) * 1000 for t in (render, preprocess, predict))
+    r, pp, pr, vd = (np.array(t.times[-n:]) * 1000 for t in (render, preprocess, predict, verdict))
     # the overlay is refreshed on a timer while the pen is down (draw_view.SALIENCY_EVERY_MS), so its
     # passes fall inside some updates' "UI" time; they are listed on their own, per pass
     sal = np.array(saliency.times) * 1000
-    ui = tot - r - pp - pr
+    ui = tot - r - pp - pr - vd
     print(f"model: {loaded.name} ({loaded.description}); window {args.size}; platform "
           f"{os.environ.get('QT_QPA_PLATFORM')}; {threads_line}; "
-          f"{n} stroke updates over {d} digits; saliency overlay {'on' if args.saliency else 'off'}")
+          f"{n} stroke updates over {d} digits; saliency overlay "
+          + (f"on ({args.attribution})" if args.saliency else "off"))
     print(f"{'stage':<28}{'median ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
-    stages = [("render strokes", r), ("preprocess", pp), ("predict", pr)]
+    stages = [("render strokes", r), ("preprocess", pp), ("predict", pr), ("verdict (confidence)", vd)]
     if args.saliency:
         stages.append((f"saliency, {len(sal)} passes", sal))
     for name, a in stages + [("UI update + repaint" + (" + overlay" if args.saliency else ""), ui),

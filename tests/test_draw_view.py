@@ -44,12 +44,17 @@ def test_drawing_updates_preview_and_bars(view, qtbot, state):
     np.testing.assert_allclose(pred.probs, expected, rtol=1e-6)
     np.testing.assert_allclose(view.chart.probabilities, expected, rtol=1e-6)
     assert view.chart.bars.isVisible() and view.chart.hint_text == ""
-    assert view.chart.digit_label.text() == str(int(expected.argmax()))
+    verdict = pred.verdict
+    assert verdict is not None and verdict.digit == int(expected.argmax())
+    # the tiny untrained model is seldom sure: its verdict is "?" then, "3 or 5?" beside it
+    assert view.chart.digit_label.text() == (str(verdict.digit) if verdict.kind == "digit" else "?")
+    assert view.chart.verdict_text == verdict.text
     heights = view.chart.bars.opts["height"]
     np.testing.assert_allclose(heights, expected)
     brushes = view.chart.bars.opts["brushes"]
     top = int(expected.argmax())
-    assert brushes[top] != brushes[(top + 1) % 10]      # the top digit stands out
+    other = next(i for i in range(10) if i not in (verdict.digit, verdict.second))
+    assert brushes[top] != brushes[other]               # the top digit stands out
     np.testing.assert_array_equal(view.preview.net_pane.image_item.image, pre.image)
     np.testing.assert_array_equal(view.preview.fit_pane.image_item.image, pre.fitted)
     box = view.preview._box
@@ -253,7 +258,9 @@ def test_the_saliency_toggle_shows_and_hides_the_overlay(view, qtbot):
     assert view.saliency_visible and view.canvas.overlay() is not None
     assert view.preview.saliency_item.isVisible() and view.preview.saliency_item.image.shape == (28, 28, 4)
     digit = view.prediction.digit
-    assert view.saliency_legend.isVisible() and f"score for {digit}" in view.saliency_legend.text()
+    assert view.attribution_method == "strokes"             # the default: the ink that decided
+    assert view.saliency_legend.isVisible() and view.saliency_legend.text().startswith("Strokes:")
+    assert f"for {digit}" in view.saliency_legend.text()
     with qtbot.waitSignal(view.prediction_updated):
         view.set_saliency_visible(False)
     assert view.canvas.overlay() is None and not view.preview.saliency_item.isVisible()
@@ -365,3 +372,138 @@ def test_show_digit_puts_a_28x28_digit_on_the_canvas(view, state, qtbot):
     assert f"labelled {int(ds.y_test[0])}" in view.banner.text
     view.undo()
     assert len(view.canvas.strokes()) == 2
+
+
+# ---- unsure / not a digit; which saliency map ------------------------------------------------------------
+
+
+@pytest.fixture
+def shipped_view(qtbot):
+    """The Draw view with the shipped CNN and its calibration."""
+    s = AppState()
+    s.open_model(shipped.MODELS_DIR / "cnn.npz")
+    v = DrawView(s)
+    qtbot.addWidget(v)
+    v.resize(1000, 650)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def test_a_dot_a_scribble_and_an_x_are_not_digits(shipped_view, qtbot):
+    from mnist_desktop import nondigits
+    from mnist_desktop.confidence import NOT_A_DIGIT
+
+    v = shipped_view
+    cases = {"dot": [[(120, 150)]],
+             "scribble": nondigits.make("scribble", np.random.default_rng(0)).strokes,
+             "x": [[(70, 60), (210, 220)], [(210, 60), (70, 220)]]}
+    for name, strokes in cases.items():
+        v.clear()
+        for stroke in strokes:
+            v.canvas.add_stroke(stroke)
+        pred = v.refresh_now()
+        assert pred.verdict.kind == "not_digit", name
+        assert v.chart.verdict_text == NOT_A_DIGIT and v.chart.digit_label.text() == "?"
+        assert "doesn't look like a digit" in v.chart.detail_label.text()
+        assert pred.verdict.because in v.chart.runner_label.text()
+        assert len(set(map(str, v.chart.bars.opts["brushes"]))) == 1        # no bar highlighted
+    v.clear()
+    v.canvas.add_stroke([(140, 40), (136, 240)])                          # a plain 1
+    pred = v.refresh_now()
+    assert pred.verdict.kind == "digit" and pred.verdict.calibrated and v.chart.digit_label.text() == "1"
+
+
+def test_close_answers_are_shown_as_a_question(view, qtbot, monkeypatch):
+    """A model torn between two digits: the heading asks "3 or 5?" and both bars stand out."""
+    from mnist_desktop.engine.network import Network
+
+    def torn(net, x, *a, **k):
+        out = np.full((len(x), 10), -5.0, np.float32)
+        out[:, 3], out[:, 5] = 1.0, 0.6
+        return out, np.zeros((len(x), 16), np.float32)
+
+    monkeypatch.setattr("mnist_desktop.app.draw_view.outputs_and_features", torn)
+    draw_seven(view)
+    pred = view.refresh_now()
+    assert (pred.verdict.kind, pred.verdict.text) == ("unsure", "3 or 5?")
+    assert view.chart.verdict_text == "3 or 5?" and "3 or 5?" in view.chart.detail_label.text()
+    assert "Not sure" in view.chart.detail_label.text() and view.chart.digit_label.text() == "?"
+    brushes = view.chart.bars.opts["brushes"]
+    assert brushes[3] == brushes[5] != brushes[0]
+    assert isinstance(view.state.model.net, Network)
+
+
+def test_the_attribution_picker_switches_the_overlay_and_its_legend(view, qtbot):
+    from mnist_desktop.explain import ATTRIBUTIONS, attribution
+
+    assert [view.attribution_picker.itemData(i) for i in range(view.attribution_picker.count())] == list(ATTRIBUTIONS)
+    view.set_saliency_visible(True)
+    draw_seven(view)
+    pred = view.refresh_now()
+    strokes = view.preview.saliency_item.image.copy()
+    with qtbot.waitSignals([view.attribution_changed, view.prediction_updated]):
+        view.set_attribution_method("gradient")
+    assert view.attribution_method == "gradient"
+    assert view.saliency_legend.text().startswith("|Gradient|:")
+    assert not np.array_equal(view.preview.saliency_item.image, strokes)
+    ink = pred.pre.image == 0
+    assert attribution(view.state.model.net, pred.pre.image, pred.digit, "gradient")[ink].max() > 0
+    view.set_attribution_method("no such map")                 # e.g. from an old settings file: ignored
+    assert view.attribution_method == "gradient"
+
+
+def test_a_model_without_a_calibration_gets_one_in_the_background(qtbot, make_model, no_shipped_models, monkeypatch):
+    """auto_calibrate: the MNIST training digits found on this machine (here the test subset) give the
+    model its calibration on a worker thread; it is kept in the app's data folder, so the next view (or
+    the next run) has it at once."""
+    from pathlib import Path
+
+    from mnist_desktop.app import draw_view as dv
+    from mnist_desktop.confidence import cached_calibration_path
+    from mnist_desktop.data import datasets
+
+    data = Path(__file__).parent / "data"
+    monkeypatch.setattr(datasets, "find_dataset", lambda name="mnist", data_dir=None: data)
+    state = AppState()
+    state.open_model(make_model("uncalibrated"))
+    view = DrawView(state)
+    qtbot.addWidget(view)
+    view.auto_calibrate = True
+    draw_seven(view)
+    pred = view.refresh_now()
+    assert not pred.verdict.calibrated                                   # shape rules only, meanwhile
+    qtbot.waitUntil(lambda: view._calibration[1] is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: view.prediction.verdict.calibrated, timeout=5_000)
+    assert cached_calibration_path(dv.calibration_dir(), state.model.net).is_file()
+    other = DrawView(state)                                              # found again: no second job
+    qtbot.addWidget(other)
+    other.auto_calibrate = True
+    draw_seven(other)
+    assert other.refresh_now().verdict.calibrated and not other.jobs.busy
+    view.shutdown()
+
+
+def test_without_mnist_there_is_no_calibration_job(view, monkeypatch):
+    from mnist_desktop.data import datasets
+
+    monkeypatch.setattr(datasets, "find_dataset", lambda name="mnist", data_dir=None: None)
+    view.auto_calibrate = True
+    view._calibration = (None, None)
+    draw_seven(view)
+    assert not view.refresh_now().verdict.calibrated and not view.jobs.busy
+
+
+def test_integrated_gradients_follow_on_pen_up_only(view, qtbot):
+    """16 backward passes per map: while the pen moves the integrated overlay waits for the pen to lift."""
+    view.set_saliency_visible(True)
+    view.set_attribution_method("integrated")
+    view.canvas.begin_stroke((60, 60))
+    view.canvas.extend_stroke([(200, 60), (200, 120)])
+    view.refresh_now()
+    assert view.canvas.overlay() is None and not view._saliency_timer.isActive()
+    view.canvas.extend_stroke([(120, 240)])
+    view.canvas.end_stroke()
+    view.refresh_now()
+    assert view.canvas.overlay() is not None
+    assert "pen is lifted" in view.saliency_legend.text()

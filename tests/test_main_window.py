@@ -163,6 +163,21 @@ def test_the_saliency_toggle_is_remembered(qtbot, make_model, no_shipped_models)
     assert app_settings().value(mw.K_SALIENCY) in (False, "false")
 
 
+def test_the_saliency_map_choice_is_remembered(qtbot, no_shipped_models):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    assert first.draw_view.attribution_method == "strokes"   # the default
+    first.draw_view.set_attribution_method("integrated")
+    assert app_settings().value(mw.K_ATTRIBUTION) == "integrated"
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.draw_view.attribution_method == "integrated"
+    third = MainWindow(persist=False)
+    qtbot.addWidget(third)
+    third.draw_view.set_attribution_method("gradient")
+    assert app_settings().value(mw.K_ATTRIBUTION) == "integrated"
+
+
 def test_a_broken_last_model_setting_does_not_stop_the_app(qtbot, tmp_path, make_model, monkeypatch):
     settings = app_settings()
     settings.setValue(mw.K_LAST_MODEL, str(tmp_path / "gone.npz"))

@@ -1,8 +1,10 @@
 """The Draw view: draw a digit, see each preprocessing step and the network's answer live.
 
     canvas.changed --(0 ms single-shot timer: only the latest state)--> _update_prediction():
-        pixels -> preprocess.to_mnist -> net.predict_proba -> preview.set_result + chart.set_probabilities
-        [saliency on] -> explain.saliency_on_input -> heatmap.heat_rgba -> canvas.set_overlay + preview.set_saliency
+        pixels -> preprocess.to_mnist -> confidence.outputs_and_features (one pass) -> confidence.assess
+            (not a digit? unsure?) -> preview.set_result + chart.set_probabilities(probs, verdict=...)
+        [saliency on] -> explain.saliency_on_input(method=the picker's attribution) -> heatmap.heat_rgba
+            -> canvas.set_overlay + preview.set_saliency
 
 Fast mouse moves never queue work: however many ``changed`` arrive before the event loop is idle, one
 update runs, on the newest strokes.
@@ -10,6 +12,7 @@ update runs, on the newest strokes.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +26,28 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
 from mnist_desktop import shipped
 from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.imageio import load_image
+from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.my_digits_view import LabelRow
-from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner, PreprocessPreview, ProbabilityChart
+from mnist_desktop.confidence import (Calibration, Verdict, assess, cached_calibration_path, calibrate,
+                                      find_calibration, load_matching, outputs_and_features)
 from mnist_desktop.drawing import read_drawing, write_drawing
 from mnist_desktop.engine.serialize import ModelFileError, read_spec
-from mnist_desktop.explain import saliency_on_input
+from mnist_desktop.engine.losses import outputs_to_probabilities
+from mnist_desktop.explain import ATTRIBUTION_LABELS, ATTRIBUTIONS, saliency_on_input
 from mnist_desktop.heatmap import heat_rgba
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
+
+log = logging.getLogger(__name__)
+
+
+def calibration_dir() -> Path:
+    """Where the window keeps the calibrations it computed (app data folder / calibrations)."""
+    folder = app_data_dir() / "calibrations"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
 
 OPEN_MODEL_TEXT = "Open model…"
 NO_MODEL_HINT = "No model loaded\nFile › Open model… (Ctrl+M)"
@@ -38,6 +55,16 @@ SALIENCY_SHORTCUT = "S"
 SALIENCY_MAX_SIDE = 400   # overlay pixels on the long side for an opened image (a drawing gets its 280)
 SALIENCY_SMOOTH = 0.7     # blur (28x28 pixels) that turns gradient speckle into regions; tuned by eye
 SALIENCY_GAMMA = 1.6      # overlay opacity ~ value ** gamma: the strongest pixels show, the haze does not
+ATTRIBUTION_SHORT = {"strokes": "Strokes", "integrated": "Integrated", "gradient": "|Gradient|"}
+SALIENCY_LEGENDS = {   # what the overlay shows, per explain.ATTRIBUTIONS
+    "strokes": "Strokes: bright = the ink that counted most for {digit} against the other digits "
+               "(ink × gradient of its log-odds)",
+    "integrated": "Integrated gradients: bright = the ink that counted most for {digit} "
+                  "(ink × gradient, averaged from a blank image; follows when the pen is lifted)",
+    "gradient": "|Gradient|: bright = where ink would change the score for {digit} most, gaps included "
+                "(|d score / d pixel|)",
+}
+SALIENCY_ON_PEN_UP = ("integrated",)   # 16 backward passes (the CNN: ~40-90 ms): not while the pen moves
 SALIENCY_EVERY_MS = 120   # while the pen is down the overlay follows at most this often (one backward pass
                           # and a full-canvas repaint each); the bars follow every move; pen up: at once
 
@@ -47,11 +74,13 @@ class Prediction:
     """What the view shows for one state of the canvas.
 
     pre: the preprocessing steps, None for a blank input. probs: (10,) or None (blank, or no model).
+    verdict: what the chart says (a digit, "3 or 5?", not a digit); None when probs is None.
     """
 
     pre: Preprocessed | None
     probs: np.ndarray | None
     model: LoadedModel | None
+    verdict: Verdict | None = None
 
     @property
     def digit(self) -> int | None:
@@ -83,68 +112,28 @@ class DrawView(QWidget):
         open_model_requested(): the picker's "Open model…" entry was chosen (the window shows a dialog).
     Public parts other code may use: ``canvas``, ``preview`` (its ``header`` row takes extra controls,
     e.g. a saliency toggle), ``chart``, ``banner``, ``model_picker``, ``pen_slider``, ``saliency_button``
-    (checkable, shortcut S: the saliency overlay; ``set_saliency_visible``) and ``saliency_legend``.
+    (checkable, shortcut S: the saliency overlay; ``set_saliency_visible``), ``attribution_picker`` (which
+    map the overlay shows; ``set_attribution_method``) and ``saliency_legend``.
     """
 
     prediction_updated = Signal(object)
     open_model_requested = Signal()
+    attribution_changed = Signal(str)      # the overlay's map: one of explain.ATTRIBUTIONS
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._prediction = Prediction(None, None, None)
         self._choices: list[_Choice] = []
+        self._calibration: tuple[LoadedModel | None, Calibration | None] = (None, None)
+        # A model without a calibration file gets one computed here, in the background, from the MNIST
+        # training digits if they are on this machine (kept in the app's data folder by the weights'
+        # digest). Off by default (tests, scripts); run_app turns it on.
+        self.auto_calibrate = False
+        self.jobs = JobRunner(self, name="calibrate")
+        self.jobs.finished.connect(self._on_job_finished)
 
-        ## left: canvas + pen controls
-        self.canvas = DrawingCanvas()
-        self.pen_slider = QSlider(Qt.Horizontal)
-        self.pen_slider.setRange(int(PEN_WIDTH_RANGE[0]), int(PEN_WIDTH_RANGE[1]))
-        self.pen_slider.setValue(round(self.canvas.pen_width))
-        self.pen_slider.setToolTip("Pen width in canvas pixels (the canvas is 280×280, like the drawing files)")
-        self.pen_slider.setMinimumWidth(100)
-        self.pen_label = QLabel()
-        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance("40 px") + 4)
-        self.undo_button = QPushButton("Undo")
-        self.undo_button.setToolTip("Undo the last stroke, clear or opened file (Ctrl+Z)")
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Clear the canvas (Del or Esc); Undo brings it back")
-        tools = QHBoxLayout()
-        tools.addWidget(QLabel("Pen"))
-        tools.addWidget(self.pen_slider, 1)
-        tools.addWidget(self.pen_label)
-        tools.addSpacing(12)
-        tools.addWidget(self.undo_button)
-        tools.addWidget(self.clear_button)
-        self._build_saliency_controls(tools)
-        left = QVBoxLayout()
-        left.addWidget(self.canvas, 1)
-        left.addLayout(tools)
-        left.addWidget(self.saliency_legend)
-        self.label_row = LabelRow()          # "It's a…": the window collects the drawing (My digits)
-        left.addWidget(self.label_row)
-
-        ## right: model picker, preview, prediction
-        self.model_picker = QComboBox()
-        self.model_picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.model_picker.setMinimumContentsLength(24)
-        self.model_picker.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.model_picker.setPlaceholderText("No model loaded")
-        self.model_picker.setToolTip("The network that reads your digit: name · architecture · MNIST test accuracy")
-        picker_row = QHBoxLayout()
-        picker_row.addWidget(QLabel("Model"))
-        picker_row.addWidget(self.model_picker, 1)
-
-        self.preview = PreprocessPreview()
-        preview_box = QGroupBox("How your drawing becomes the network's input")
-        QVBoxLayout(preview_box).addWidget(self.preview)
-        self.chart = ProbabilityChart()
-        chart_box = QGroupBox("Prediction")
-        QVBoxLayout(chart_box).addWidget(self.chart)
-        right = QVBoxLayout()
-        right.addLayout(picker_row)
-        right.addWidget(preview_box, 0)
-        right.addWidget(chart_box, 1)
-
+        left, right = self._build_left(), self._build_right()
         self.banner = MessageBanner()
         body = QHBoxLayout()
         body.addLayout(left, 11)
@@ -178,6 +167,60 @@ class DrawView(QWidget):
         self._on_pen_slider_changed(self.pen_slider.value())
         self._on_state_model_changed(self.state.model)
 
+    def _build_left(self) -> QVBoxLayout:
+        """The canvas, the pen row (width, Undo, Clear, the saliency controls) and the saliency legend."""
+        self.canvas = DrawingCanvas()
+        self.pen_slider = QSlider(Qt.Horizontal)
+        self.pen_slider.setRange(int(PEN_WIDTH_RANGE[0]), int(PEN_WIDTH_RANGE[1]))
+        self.pen_slider.setValue(round(self.canvas.pen_width))
+        self.pen_slider.setToolTip("Pen width in canvas pixels (the canvas is 280×280, like the drawing files)")
+        self.pen_slider.setMinimumWidth(100)
+        self.pen_label = QLabel()
+        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance("40 px") + 4)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setToolTip("Undo the last stroke, clear or opened file (Ctrl+Z)")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear the canvas (Del or Esc); Undo brings it back")
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen_slider, 1)
+        tools.addWidget(self.pen_label)
+        tools.addSpacing(12)
+        tools.addWidget(self.undo_button)
+        tools.addWidget(self.clear_button)
+        self._build_saliency_controls(tools)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(tools)
+        left.addWidget(self.saliency_legend)
+        self.label_row = LabelRow()          # "It's a…": the window collects the drawing (My digits)
+        left.addWidget(self.label_row)
+        return left
+
+    def _build_right(self) -> QVBoxLayout:
+        """The model picker, the preprocessing preview and the prediction."""
+        self.model_picker = QComboBox()
+        self.model_picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.model_picker.setMinimumContentsLength(24)
+        self.model_picker.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.model_picker.setPlaceholderText("No model loaded")
+        self.model_picker.setToolTip("The network that reads your digit: name · architecture · MNIST test accuracy")
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(QLabel("Model"))
+        picker_row.addWidget(self.model_picker, 1)
+
+        self.preview = PreprocessPreview()
+        preview_box = QGroupBox("How your drawing becomes the network's input")
+        QVBoxLayout(preview_box).addWidget(self.preview)
+        self.chart = ProbabilityChart()
+        chart_box = QGroupBox("Prediction")
+        QVBoxLayout(chart_box).addWidget(self.chart)
+        right = QVBoxLayout()
+        right.addLayout(picker_row)
+        right.addWidget(preview_box, 0)
+        right.addWidget(chart_box, 1)
+        return right
+
     def _build_saliency_controls(self, tools: QHBoxLayout) -> None:
         """The saliency toggle (end of the pen row) and its legend line (under it, shown while on)."""
         self.saliency_button = QToolButton()
@@ -185,15 +228,26 @@ class DrawView(QWidget):
         self.saliency_button.setCheckable(True)
         self.saliency_button.setShortcut(QKeySequence(SALIENCY_SHORTCUT))
         self.saliency_button.setToolTip(
-            f"Show which pixels drove the answer ({SALIENCY_SHORTCUT}): a heat overlay of |d score / d pixel| "
-            "for the predicted digit, computed on the 28×28 input and mapped back onto your drawing")
+            f"Show which pixels drove the answer ({SALIENCY_SHORTCUT}): a heat overlay for the predicted digit "
+            "(the map chosen beside this button), computed on the 28×28 input and mapped back onto your drawing")
+        self.attribution_picker = QComboBox()
+        for name in ATTRIBUTIONS:
+            self.attribution_picker.addItem(ATTRIBUTION_SHORT[name], name)
+            self.attribution_picker.setItemData(self.attribution_picker.count() - 1, ATTRIBUTION_LABELS[name],
+                                                Qt.ToolTipRole)
+        self.attribution_picker.setToolTip(
+            "What the overlay shows. Strokes: the ink that counted for the answer (ink × gradient of the "
+            "digit's log-odds). Integrated: the same, averaged from a blank image (integrated gradients). "
+            "|Gradient|: where ink would change the score most, gaps included")
         self.saliency_legend = QLabel()
         self.saliency_legend.setWordWrap(True)
         self.saliency_legend.setStyleSheet(f"color: {MUTED_TEXT};")
         self.saliency_legend.hide()
         tools.addSpacing(12)
         tools.addWidget(self.saliency_button)
+        tools.addWidget(self.attribution_picker)
         self.saliency_button.toggled.connect(self._on_saliency_button_toggled)
+        self.attribution_picker.currentIndexChanged.connect(self._on_attribution_picker_changed)
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -204,6 +258,17 @@ class DrawView(QWidget):
 
     def set_saliency_visible(self, on: bool) -> None:
         self.saliency_button.setChecked(bool(on))
+
+    @property
+    def attribution_method(self) -> str:
+        """The overlay's map: "strokes" (default), "integrated" or "gradient" (explain.ATTRIBUTIONS)."""
+        return self.attribution_picker.currentData()
+
+    def set_attribution_method(self, name: str) -> None:
+        """Pick the overlay's map by name; an unknown name (an old settings file) keeps the current one."""
+        i = self.attribution_picker.findData(name)
+        if i >= 0:
+            self.attribution_picker.setCurrentIndex(i)
 
     @property
     def prediction(self) -> Prediction:
@@ -385,9 +450,13 @@ class DrawView(QWidget):
             gray, inverted = self.canvas.pixels(), False
         pre = to_mnist(gray, inverted=inverted)
         model = self.state.model
-        probs = None
+        probs = verdict = None
         if pre is not None and model is not None:
-            probs = model.net.predict_proba(pre.image.reshape(1, 784))[0]
+            out, feats = outputs_and_features(model.net, pre.image.reshape(1, 784))
+            probs = outputs_to_probabilities(out, model.net.loss)[0]
+            verdict = assess(probs, pre.image, outputs=out[0], features=feats[0],
+                             calibration=self._calibration_of(model),
+                             drawing=self.canvas.drawing() if image is None else None)
         if pre is None:
             self.preview.set_input(gray)
         else:
@@ -397,19 +466,70 @@ class DrawView(QWidget):
         elif probs is None:
             self.chart.set_probabilities(None, "Draw a digit")
         else:
-            self.chart.set_probabilities(probs)
+            self.chart.set_probabilities(probs, verdict=verdict)
         if self.saliency_visible and self.canvas.is_drawing() and probs is not None:
-            self._pending_saliency = (pre, probs, model)        # the newest state, drawn by the timer
-            if not self._saliency_timer.isActive():
-                self._saliency_timer.start()
+            if self.attribution_method in SALIENCY_ON_PEN_UP:
+                pass                                            # the overlay of the last pen-up stays
+            else:
+                self._pending_saliency = (pre, probs, model)    # the newest state, drawn by the timer
+                if not self._saliency_timer.isActive():
+                    self._saliency_timer.start()
         else:
             self._saliency_timer.stop()
             self._pending_saliency = None
             self._update_saliency(pre, probs, model)
         self.undo_button.setEnabled(self.canvas.can_undo())
         self.clear_button.setEnabled(not self.canvas.is_blank())
-        self._prediction = Prediction(pre, probs, model)
+        self._prediction = Prediction(pre, probs, model, verdict)
         self.prediction_updated.emit(self._prediction)
+
+    def _calibration_of(self, model: LoadedModel) -> Calibration | None:
+        """The model's calibration: the file beside it, else one this window computed before (app data
+        folder), for these weights; looked up once per model. Without one, ``auto_calibrate`` starts
+        computing it; until then the verdict uses the shape rules only."""
+        if self._calibration[0] is not model:
+            cal = find_calibration(model.net, model.path)
+            if cal is None:
+                cal = load_matching(cached_calibration_path(calibration_dir(), model.net), model.net)
+            self._calibration = (model, cal)
+            if cal is None and self.auto_calibrate:
+                self._start_calibration(model)
+        return self._calibration[1]
+
+    def _start_calibration(self, model: LoadedModel) -> None:
+        from mnist_desktop.data.datasets import find_dataset
+
+        folder = find_dataset("mnist")          # never downloads: only digits already on this machine
+        if folder is None:
+            log.info("no MNIST training digits found: %s keeps the shape rules only", model.label)
+            return
+        net = model.net.copy()                  # the view keeps predicting with the original meanwhile
+
+        def work(job: Job) -> Calibration:
+            from mnist_desktop.data import load_dataset
+
+            data = load_dataset("mnist", folder)
+            return calibrate(net, data.x_train, data.y_train, should_stop=job.is_cancelled)
+
+        self.jobs.start("calibrate", work, model=model)
+
+    def _on_job_finished(self, job: Job) -> None:
+        model = job.info.get("model")
+        if job.error is not None:
+            log.warning("could not calibrate %s: %s", getattr(model, "label", "the model"), job.error)
+            return
+        cal: Calibration = job.result
+        try:
+            cal.save(cached_calibration_path(calibration_dir(), model.net))
+        except OSError as exc:
+            log.warning("could not keep the calibration: %s", exc)
+        if self._calibration[0] is model:
+            self._calibration = (model, cal)
+            self._schedule()
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Stop a background calibration (the window is closing)."""
+        self.jobs.shutdown(timeout)
 
     def _update_saliency(self, pre: Preprocessed | None, probs: np.ndarray | None,
                          model: LoadedModel | None) -> None:
@@ -421,12 +541,12 @@ class DrawView(QWidget):
                                          "drive the answer." if self.saliency_visible else "")
             return
         digit = int(np.argmax(probs))
+        method = self.attribution_method
         sal, on_input = saliency_on_input(model.net, pre, digit, smooth=SALIENCY_SMOOTH,
-                                          max_side=SALIENCY_MAX_SIDE)
+                                          max_side=SALIENCY_MAX_SIDE, method=method)
         self.canvas.set_overlay(heat_rgba(on_input, gamma=SALIENCY_GAMMA))
         self.preview.set_saliency(heat_rgba(sal, gamma=SALIENCY_GAMMA))
-        self.saliency_legend.setText(f"Saliency: bright = pixels that most changed the score for {digit} "
-                                     "(|d score / d pixel|, relative to this drawing)")
+        self.saliency_legend.setText(SALIENCY_LEGENDS[method].format(digit=digit))
 
     def _update_pending_saliency(self) -> None:
         if self._pending_saliency is not None:
@@ -436,6 +556,11 @@ class DrawView(QWidget):
     def _on_saliency_button_toggled(self, on: bool) -> None:
         self.saliency_legend.setVisible(on)
         self._schedule()
+
+    def _on_attribution_picker_changed(self, _index: int) -> None:
+        self.attribution_changed.emit(self.attribution_method)
+        if self.saliency_visible:
+            self._schedule()
 
     # ---- small slots -------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ STATUS_DESCRIPTION_CHARS = 48   # the status bar's model line fits a 1024-px win
 # settings keys
 K_GEOMETRY, K_PEN, K_LAST_MODEL, K_VIEW = "window/geometry", "draw/pen_width", "model/last", "window/view"
 K_SALIENCY = "draw/saliency"
+K_ATTRIBUTION = "draw/attribution"      # the saliency overlay's map (explain.ATTRIBUTIONS)
 
 DRAWING_FILTER = "Drawings (*.json);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.pgm *.ppm);;All files (*)"
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         if pen is not None:
             self.draw_view.set_pen_width(pen)
         self.draw_view.set_saliency_visible(setting(self.settings, K_SALIENCY, bool, False))
+        self.draw_view.set_attribution_method(setting(self.settings, K_ATTRIBUTION, str, "strokes"))
         geometry = self.settings.value(K_GEOMETRY)
         if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
             room = self.screen().availableGeometry()   # first run: fit small laptop screens too
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
         self.train_view.show_view_requested.connect(self.show_view)
         self.draw_view.pen_slider.valueChanged.connect(self._on_pen_changed)
         self.draw_view.saliency_button.toggled.connect(self._on_saliency_toggled)
+        self.draw_view.attribution_changed.connect(self._on_attribution_changed)
         self.draw_view.canvas.changed.connect(self._update_edit_actions)
         self._on_state_model_changed(self.state.model)
         self._update_edit_actions()
@@ -337,6 +340,10 @@ class MainWindow(QMainWindow):
         if self.persist:
             self.settings.setValue(K_SALIENCY, bool(on))
 
+    def _on_attribution_changed(self, name: str) -> None:
+        if self.persist:
+            self.settings.setValue(K_ATTRIBUTION, name)
+
     # ---- help -----------------------------------------------------------------------------------
 
     def about_text(self) -> str:
@@ -396,6 +403,26 @@ def _quiet_offscreen_notices(mode, context, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def _save_screenshot(app: QApplication, window: MainWindow, path) -> int:
+    """Show the window offscreen, let the current view finish its background work (bounded), save it as
+    a PNG at ``path`` and close it: 0, or 1 if the file could not be written."""
+    window.show()
+    app.processEvents()
+    window.draw_view.refresh_now()
+    prepare = getattr(window.tabs.currentWidget(), "prepare_screenshot", None)
+    if callable(prepare):   # a view with background work waits for it (bounded)
+        prepare()
+    app.processEvents()
+    ok = window.grab().save(str(path), "PNG")
+    window.close()
+    window.deleteLater()
+    if not ok:
+        print(f"mnist-desktop: could not write {path}", file=sys.stderr)
+        return 1
+    print(f"saved {path} ({window.width()}x{window.height()})")
+    return 0
+
+
 def run_app(args) -> int:
     """The GUI entry point (cli.py calls it with no subcommand). args: .model, .screenshot, .view, .size.
 
@@ -426,6 +453,7 @@ def run_app(args) -> int:
     configure_pyqtgraph()
 
     window = MainWindow(persist=not (screenshot or mark))
+    window.draw_view.auto_calibrate = not (screenshot or mark)   # a model without a .calib gets one computed
     window.load_startup_model(getattr(args, "model", None))
     if getattr(args, "view", None):
         try:
@@ -441,22 +469,7 @@ def run_app(args) -> int:
         window.resize(*(size or (1280, 800)))
 
     if screenshot:
-        window.show()
-        app.processEvents()
-        window.draw_view.refresh_now()
-        prepare = getattr(window.tabs.currentWidget(), "prepare_screenshot", None)
-        if callable(prepare):   # a view with background work waits for it (bounded)
-            prepare()
-        app.processEvents()
-        ok = window.grab().save(str(screenshot), "PNG")
-        window.close()
-        window.deleteLater()
-        if not ok:
-            print(f"mnist-desktop: could not write {screenshot}", file=sys.stderr)
-            return 1
-        print(f"saved {screenshot} ({window.width()}x{window.height()})")
-        return 0
-
+        return _save_screenshot(app, window, screenshot)
     window.show()
     if mark:
         app.processEvents()

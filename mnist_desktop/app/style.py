@@ -31,6 +31,7 @@ ACCENT = "#1f6fd1"                  # the number that matters (accuracy), a sele
 BAR_COLOR = QColor("#b8c4d6")       # probability bars, per-digit accuracy bars
 WEAK_BAR_COLOR = QColor("#8fa6c8")  # per-digit accuracy bars beside the weakest one (in WRONG_COLOR)
 HIGHLIGHT_COLOR = QColor(ACCENT)    # the top digit's bar
+UNSURE_COLOR = QColor("#b26a00")    # "3 or 5?": the two close digits, and the question
 BOX_COLOR = QColor("#ff9f1c")       # ink bounding box, fit frame
 GUIDE_COLOR = QColor("#4aa3ff")     # where the 20x20 fit landed in 28x28
 OVERLAY_DIM = QColor(0, 0, 0, 140)  # under an overlay (canvas and 28x28 pane), white ink shows as mid grey

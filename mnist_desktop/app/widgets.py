@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QPalette, QPen
 from PySide6.QtWidgets import (QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
 from mnist_desktop.app.style import (BANNER_COLORS, BAR_COLOR, BOX_COLOR, GUIDE_COLOR,  # noqa: F401 (re-exported)
                                      HIGHLIGHT_COLOR, MUTED_TEXT, OVERLAY_DIM, PLOT_BACKGROUND, PLOT_FOREGROUND,
-                                     scaled_font)
+                                     UNSURE_COLOR, scaled_font)
 
 
 def configure_pyqtgraph() -> None:
@@ -197,21 +197,30 @@ class ProbabilityChart(QWidget):
     """Ten bars (digits 0-9, y 0..1), the top one highlighted, its digit and probability in large type.
 
     ``set_probabilities(None, hint)`` shows no bars and the hint instead (blank canvas, no model).
+    With a ``verdict`` (mnist_desktop.confidence.Verdict) that is not a confident digit, the heading says
+    so instead: "3 or 5?" (the two bars in UNSURE_COLOR) or "That doesn't look like a digit" (no bar
+    highlighted); ``verdict_text`` is what the heading says.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._build_head())
+        layout.addWidget(self._build_plot(), 1)
+        self._probs: np.ndarray | None = None
+        self._digit_color = ""
+        self._verdict_text = ""
+        self.set_probabilities(None, "Draw a digit")
+
+    def _build_head(self) -> QHBoxLayout:
+        """The top digit in large type, its probability, the runner-up."""
         self.digit_label = QLabel("?")
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 3.6)
-        f.setBold(True)
-        self.digit_label.setFont(f)
+        self.digit_label.setFont(scaled_font(self.font(), 3.6, bold=True))
         self.digit_label.setMinimumWidth(self.digit_label.fontMetrics().horizontalAdvance("8") + 12)
         self.digit_label.setAlignment(Qt.AlignCenter)
         self.detail_label = QLabel()
-        f2 = QFont(self.font())
-        f2.setPointSizeF(f2.pointSizeF() * 1.35)
-        self.detail_label.setFont(f2)
+        self.detail_label.setFont(scaled_font(self.font(), 1.35))
         self.runner_label = QLabel()
         self.runner_label.setStyleSheet(f"color: {MUTED_TEXT};")
         text = QVBoxLayout()
@@ -223,7 +232,10 @@ class ProbabilityChart(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.digit_label)
         head.addLayout(text, 1)
+        return head
 
+    def _build_plot(self) -> pg.PlotWidget:
+        """Ten bars with their values above them, and a hint in the middle when there are none."""
         self.plot = pg.PlotWidget(background=PLOT_BACKGROUND)
         self.plot.setMinimumHeight(110)
         item = self.plot.getPlotItem()
@@ -239,9 +251,7 @@ class ProbabilityChart(QWidget):
         for axis in (bottom, left):
             axis.setPen(pg.mkPen(PLOT_FOREGROUND))
             axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))
-        tick_font = QFont(self.font())
-        tick_font.setPointSizeF(tick_font.pointSizeF() * 1.1)
-        bottom.setStyle(tickFont=tick_font)
+        bottom.setStyle(tickFont=scaled_font(self.font(), 1.1))
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.72,
                                     brush=BAR_COLOR, pen=pg.mkPen(None))
         item.addItem(self.bars)
@@ -252,20 +262,11 @@ class ProbabilityChart(QWidget):
             item.addItem(t)
             self._values.append(t)
         self.hint = pg.TextItem("", color=MUTED_TEXT, anchor=(0.5, 0.5))
-        hint_font = QFont(self.font())
-        hint_font.setPointSizeF(hint_font.pointSizeF() * 1.4)
-        self.hint.setFont(hint_font)
+        self.hint.setFont(scaled_font(self.font(), 1.4))
         self.hint.setTextWidth(360)
         self.hint.setPos(4.5, 0.55)
         item.addItem(self.hint)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(head)
-        layout.addWidget(self.plot, 1)
-        self._probs: np.ndarray | None = None
-        self._digit_color = ""
-        self.set_probabilities(None, "Draw a digit")
+        return self.plot
 
     def _set_digit_color(self, color: str) -> None:
         if color != self._digit_color:   # a style sheet re-polishes the widget: only on a change
@@ -282,8 +283,14 @@ class ProbabilityChart(QWidget):
         """The hint shown instead of bars ('' while bars are shown)."""
         return self.hint.textItem.toPlainText() if self.hint.isVisible() else ""
 
-    def set_probabilities(self, probs: np.ndarray | None, hint: str = "Draw a digit") -> None:
-        """(10,) probabilities summing to 1, or None to show ``hint`` and no bars."""
+    @property
+    def verdict_text(self) -> str:
+        """The heading's verdict: "3", "3 or 5?", "that doesn't look like a digit" ('' without bars)."""
+        return self._verdict_text
+
+    def set_probabilities(self, probs: np.ndarray | None, hint: str = "Draw a digit", verdict=None) -> None:
+        """(10,) probabilities summing to 1, or None to show ``hint`` and no bars; ``verdict``: see the class."""
+        self._verdict_text = ""
         if probs is None:
             self._probs = None
             self.bars.setOpts(height=np.zeros(10))
@@ -302,7 +309,13 @@ class ProbabilityChart(QWidget):
         self._probs = probs.copy()
         order = np.argsort(probs)[::-1]
         top, second = int(order[0]), int(order[1])
-        brushes = [HIGHLIGHT_COLOR if i == top else BAR_COLOR for i in range(10)]
+        kind = getattr(verdict, "kind", "digit")
+        if kind == "unsure":
+            brushes = [UNSURE_COLOR if i in (top, second) else BAR_COLOR for i in range(10)]
+        elif kind == "not_digit":
+            brushes = [BAR_COLOR] * 10
+        else:
+            brushes = [HIGHLIGHT_COLOR if i == top else BAR_COLOR for i in range(10)]
         self.bars.setOpts(height=probs, brushes=brushes)
         self.bars.show()
         self.hint.hide()
@@ -312,6 +325,23 @@ class ProbabilityChart(QWidget):
                 t.setText(text)
             if text:
                 t.setPos(i, p + 0.005)
+        if kind == "unsure":
+            self._verdict_text = verdict.text
+            self.digit_label.setText("?")
+            self._set_digit_color(UNSURE_COLOR.name())
+            self.detail_label.setText(f"<b>{verdict.text}</b> Not sure")
+            self.runner_label.setText(f"{top}: {100 * probs[top]:.1f}%, {second}: {100 * probs[second]:.1f}% "
+                                      f"({verdict.because})")
+            return
+        if kind == "not_digit":
+            self._verdict_text = verdict.text
+            self.digit_label.setText("?")
+            self._set_digit_color(MUTED_TEXT)
+            self.detail_label.setText(f"<b>{verdict.text[0].upper()}{verdict.text[1:]}</b>")
+            self.runner_label.setText(f"{verdict.because}; the network alone would say {top} "
+                                      f"({100 * probs[top]:.1f}%)")
+            return
+        self._verdict_text = str(top)
         self.digit_label.setText(str(top))
         self._set_digit_color(HIGHLIGHT_COLOR.name())
         self.detail_label.setText(f"<b>{100 * probs[top]:.1f}%</b> sure it is {'an' if top == 8 else 'a'} {top}")

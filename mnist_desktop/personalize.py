@@ -405,7 +405,7 @@ def _head_predict(net: Network, start: int, feats: np.ndarray) -> np.ndarray:
 
 
 def cross_validate(net: Network, examples: Examples, *, replay: Replay | None = None,
-                   settings: AdaptSettings | None = None, folds: int = 5, progress: Progress | None = None,
+                   settings: AdaptSettings | None = None, folds: int = 4, progress: Progress | None = None,
                    should_stop: ShouldStop | None = None) -> CrossValidation:
     """k-fold before/after accuracy on the user's own digits (``folds`` capped at the number of examples:
     leave-one-out for small collections). The trunk features are computed once for all folds."""

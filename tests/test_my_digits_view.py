@@ -30,6 +30,9 @@ def window(qtbot):
     w = MainWindow(persist=False)
     qtbot.addWidget(w)
     w.open_model(resolve_model("mlp"))      # the fast shipped model
+    # fewer steps and variants than the app's defaults (measured in benchmarks/personalize.py): the same
+    # code, a quicker test
+    w.my_digits_view.settings = personalize.AdaptSettings(steps=50, copies=8, replay=400)
     return w
 
 

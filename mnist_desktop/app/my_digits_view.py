@@ -152,6 +152,7 @@ class MyDigitsView(QWidget):
         self._replay: personalize.Replay | None = None
         self._mnist_base: dict[str, float] = {}        # base path -> MNIST test accuracy (measured once)
         self.last_check: dict | None = None
+        self.settings = personalize.AdaptSettings()   # the measured defaults (tests may use a quicker one)
 
         self.banner = MessageBanner()
         ## top: where the files are, import / export
@@ -445,12 +446,12 @@ class MyDigitsView(QWidget):
             self.banner.show_message(f"Cannot adapt: {exc}")
             return False
         self._base = base
-        replay, out_dir = self._replay, self.models_dir
+        replay, out_dir, settings = self._replay, self.models_dir, self.settings
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = out_dir / f"{base.name}-mine-{stamp}.npz"
 
         def work(job):
-            result = personalize.adapt(base.net, examples, replay=replay,
+            result = personalize.adapt(base.net, examples, replay=replay, settings=settings,
                                        progress=lambda done, total, what: job.report(what, done, total),
                                        should_stop=job.is_cancelled)
             spec = personalize.adapted_spec(result, base.spec, base.path, name=f"{base.name}-mine")
@@ -485,13 +486,13 @@ class MyDigitsView(QWidget):
         return True
 
     def _start_check(self, base: LoadedModel, adapted: LoadedModel, examples: personalize.Examples) -> None:
-        replay, cache = self._replay, self._mnist_base
+        replay, cache, settings = self._replay, self._mnist_base, self.settings
         key = str(base.path)
 
         def work(job):
             out: dict = {}
             if len(examples) >= 2:
-                cv = personalize.cross_validate(base.net, examples, replay=replay, folds=CV_FOLDS,
+                cv = personalize.cross_validate(base.net, examples, replay=replay, settings=settings, folds=CV_FOLDS,
                                                 progress=lambda d, t, w: job.report(w, d, t),
                                                 should_stop=job.is_cancelled)
                 out["own"] = cv

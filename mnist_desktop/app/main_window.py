@@ -407,6 +407,7 @@ def run_app(args) -> int:
     configure_pyqtgraph()
 
     window = MainWindow(persist=not (screenshot or mark))
+    window.draw_view.auto_calibrate = not (screenshot or mark)   # a model without a .calib gets one computed
     window.load_startup_model(getattr(args, "model", None))
     if getattr(args, "view", None):
         try:

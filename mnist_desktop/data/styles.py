@@ -352,8 +352,8 @@ def stylize(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     if added:                        # one rendering and one resampling for all of them
         S = max(seg.shape[1] for _, seg, _ in added)
         idx = np.concatenate([i for i, _, _ in added])
-        segs = np.concatenate([np.pad(seg, ((0, 0), (0, S - seg.shape[1]), (0, 0)), mode="edge")
-                               for _, seg, _ in added])
+        segs = np.concatenate([np.concatenate([seg, np.repeat(seg[:, -1:], S - seg.shape[1], axis=1)], axis=1)
+                               for _, seg, _ in added])        # short lists repeat their last segment
         width = np.concatenate([w for _, _, w in added])
         out[idx] = add_strokes(out[idx], segs, width)
     if drawn:

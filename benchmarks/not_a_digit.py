@@ -1,6 +1,7 @@
 """How often "not sure" and "that doesn't look like a digit" fire, on digits and on things that are not.
 
     MNIST_DIR=/work/shared/datasets/mnist PYTHONPATH=. python benchmarks/not_a_digit.py [--model M] [--n 100]
+        [--seed 2026] [--save DIR]
 
 Three sets, each through the path the app takes (mnist_desktop/confidence.py: assess_batch, with the
 model's calibration file if it has a current one):
@@ -20,6 +21,7 @@ import datetime as dt
 import os
 import platform
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -29,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from mnist_desktop import nondigits  # noqa: E402
-from mnist_desktop.confidence import assess_batch, find_calibration  # noqa: E402
+from mnist_desktop.confidence import assess, assess_batch, find_calibration, outputs_and_features  # noqa: E402
+from mnist_desktop.engine.losses import outputs_to_probabilities  # noqa: E402
 from mnist_desktop.data import load_dataset  # noqa: E402
 from mnist_desktop.drawing import read_drawing  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
@@ -80,6 +83,8 @@ def main() -> int:
     ap.add_argument("--drawn", default=str(DRAWN), help="folder of drawn digits (.json, label after the last _)")
     ap.add_argument("--n", type=int, default=100, help="generated non-digits of each kind (default 100)")
     ap.add_argument("--seed", type=int, default=2026, help="seed of the generated non-digits")
+    ap.add_argument("--save", metavar="DIR", help="also write the generated non-digits there as drawing files "
+                    "(KIND_NNN.json: open them in the window, or `mnist-desktop predict DIR/*.json`)")
     args = ap.parse_args()
 
     model = args.model or str(default_model_path())
@@ -104,12 +109,32 @@ def main() -> int:
         for v, f in zip(v_drawn, files):
             if v.kind == "not_digit":
                 print(f"    false alarm: {f.name} ({v.because}; read as {v.digit} at {100 * v.p_top:.1f}%)")
+        # what the Draw view adds per update: the verdict (its network pass is the one it makes anyway)
+        images = render_all(drawings[:200])
+        out, feats = outputs_and_features(net, images.reshape(len(images), -1))
+        probs = outputs_to_probabilities(out, net.loss)
+        times = []
+        for i in range(len(images)):
+            t0 = time.perf_counter()
+            assess(probs[i], images[i], outputs=out[i], features=feats[i], calibration=cal, drawing=drawings[i])
+            times.append(time.perf_counter() - t0)
+        print(f"    one verdict (confidence.assess, with strokes): median {1000 * np.median(times):.2f} ms, "
+              f"p95 {1000 * np.percentile(times, 95):.2f} ms over {len(times)} drawings")
     else:
         print(f"drawn digits: none found in {args.drawn}")
 
     rng = np.random.default_rng(args.seed)
     kinds, drawings = zip(*nondigits.generate_all(args.n, rng))
     _, v_non = assess_batch(net, render_all(drawings), cal, list(drawings))
+    if args.save:
+        from mnist_desktop.drawing import write_drawing
+
+        Path(args.save).mkdir(parents=True, exist_ok=True)
+        count = Counter()
+        for kind, d in zip(kinds, drawings):
+            write_drawing(Path(args.save) / f"{kind}_{count[kind]:03d}.json", d)
+            count[kind] += 1
+        print(f"wrote {len(drawings)} drawings to {args.save}")
     print(f"generated non-digits (mnist_desktop/nondigits.py, {args.n} of each kind, seed {args.seed}):")
     print(f"    {'kind':9s} {'caught':>7s} {'unsure':>7s} {'a digit':>8s}   caught by")
     caught_all = []

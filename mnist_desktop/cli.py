@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from mnist_desktop.fileio import SaveError
+
 
 def build_parser() -> argparse.ArgumentParser:
     from mnist_desktop import __version__
@@ -145,6 +147,8 @@ def _cmd_train(args) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         return _fail(f"--out must name a .npz file, got {out}")
+    if out.is_dir():
+        return _fail(f"cannot save {out}: it is a folder; --out must name a file")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
     try:
@@ -188,7 +192,10 @@ def _cmd_train(args) -> int:
                         wall_seconds=wall)
     if args.init_from:
         spec["training"]["init_from"] = str(args.init_from)
-    save(net, out, spec)
+    try:
+        save(net, out, spec)
+    except OSError as exc:  # fileio.SaveError: one line naming the file; the previous file is untouched
+        return _fail(f"{exc} (the trained model was not saved; the previous {out.name}, if any, is unchanged)", 1)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
     return 0
 
@@ -395,7 +402,7 @@ def _cmd_imagine(args) -> int:
     try:
         heatmap.write_png(out, np.ascontiguousarray(picture))
     except OSError as exc:
-        return _fail(f"cannot write {out}: {exc}", 1)
+        return _fail(str(exc) if isinstance(exc, SaveError) else f"cannot write {out}: {exc}", 1)
     print(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]} px, {args.method})")
     return 0
 
@@ -577,7 +584,7 @@ def _cmd_calibrate(args) -> int:
     try:
         cal.save(out)
     except OSError as exc:
-        return _fail(f"{out}: cannot write ({exc.strerror or exc})")
+        return _fail(f"cannot save {out}: {exc.strerror or exc}")
     print(f"{out}: {cal.n:,} training digits, {cal.means.shape[1]} features; limits: "
           f"energy {cal.energy_limit:.3f}, feature distance {cal.distance_limit:.1f} ({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -51,7 +51,7 @@ import numpy as np
 
 from .drawing import Drawing
 from .engine.network import Network
-from .engine.serialize import atomic_write
+from .fileio import atomic_write
 
 # ---- the rules' constants ---------------------------------------------------------------------------
 

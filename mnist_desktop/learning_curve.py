@@ -136,9 +136,10 @@ def settings_for(preset: str, n: int, images: int, seed: int = 0) -> tuple[dict,
 
 class CurveRun:
     """One learning-curve run over ``presets`` x ``sizes`` on ``data`` (see the module docstring).
-    ``pause``/``resume``/``cancel`` are thread-safe."""
+    ``data`` may also be a function returning the Dataset, called when ``points()`` starts (the window
+    loads it on the run's thread). ``pause``/``resume``/``cancel`` are thread-safe."""
 
-    def __init__(self, presets, sizes, data: Dataset, *, images: int = DEFAULT_IMAGES, seed: int = 0) -> None:
+    def __init__(self, presets, sizes, data, *, images: int = DEFAULT_IMAGES, seed: int = 0) -> None:
         if images < 1:
             raise ValueError(f"images per point must be >= 1, got {images}")
         self.presets, self.sizes = list(presets), sorted(set(int(s) for s in sizes))
@@ -149,10 +150,17 @@ class CurveRun:
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._held = threading.Event()      # waiting at a pause point outside a Trainer
         self._trainer: Trainer | None = None
         self.cancelled = False
         self.current: tuple[str, int] | None = None   # the point being trained
-        self._result = CurveResult(self.presets, self.sizes, self.images, data.name, len(data.y_test), self.seed)
+        self._result = CurveResult(self.presets, self.sizes, self.images, seed=self.seed)
+        if isinstance(data, Dataset):
+            self._set_data(data)
+
+    def _set_data(self, data: Dataset) -> None:
+        self.data = data
+        self._result.dataset, self._result.test_images = data.name, len(data.y_test)
 
     @property
     def total(self) -> int:
@@ -183,9 +191,18 @@ class CurveRun:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def held(self) -> bool:
+        """Paused and parked (between batches, scoring chunks or points): nothing trains until resume."""
+        trainer = self._trainer
+        return self._held.is_set() or (trainer is not None and trainer.held)
+
     def _stop_requested(self) -> bool:
-        while not self._running.wait(0.1):
-            pass
+        if not self._running.is_set():
+            self._held.set()
+            while not self._running.wait(0.1):
+                pass
+            self._held.clear()
         return self._cancel.is_set()
 
     # ---- the run ---------------------------------------------------------------------------------
@@ -199,7 +216,10 @@ class CurveRun:
         epochs done and to do for this point. Stops early (``cancelled``) when cancelled."""
         from mnist_desktop.training import build_run
 
-        data, t_run = self.data, time.perf_counter()
+        t_run = time.perf_counter()
+        if not isinstance(self.data, Dataset):
+            self._set_data(self.data())
+        data = self.data
         for preset in self.presets:
             for size in self.sizes:
                 if self._stop_requested():
@@ -233,7 +253,7 @@ class CurveRun:
                     self.cancelled = True
                     return
                 point = CurvePoint(preset, size, len(y), config.epochs, float(last.train_acc), float(test_acc),
-                                   round(time.perf_counter() - t0, 2))
+                                   round(time.perf_counter() - t0, 3))
                 self._result.points.append(point)
                 self._result.wall_seconds = time.perf_counter() - t_run
                 yield point

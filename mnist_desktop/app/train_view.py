@@ -85,8 +85,42 @@ class TrainView(QWidget):
         self.banner = MessageBanner()
         self.data_panel = DatasetPanel(settings, persist)
         self.form = TrainForm(settings, persist)
+        body = QHBoxLayout()
+        body.addWidget(self._build_left())
+        body.addLayout(self._build_right(), 1)
+        run_page = QWidget()
+        page_layout = QVBoxLayout(run_page)
+        page_layout.setContentsMargins(6, 4, 6, 6)
+        page_layout.addWidget(self.banner)
+        page_layout.addLayout(body, 1)
+        # the learning-curve mode: several presets on growing training sets (learning_curve_panel)
+        self.curve = LearningCurvePanel(settings, self.data_panel.selection, persist)
+        self.modes = QTabWidget()
+        self.modes.setDocumentMode(True)
+        self.modes.addTab(run_page, "Train a network")
+        self.modes.addTab(self.curve, "Learning curve")
+        self.modes.setTabToolTip(1, "Accuracy against the number of training images, for several networks")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.modes, 1)
 
-        ## left: the form (scrolls on small screens) and the run buttons (always visible)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self._on_pause_button_clicked)
+        self.stop_button.clicked.connect(self.stop)
+        self.save_button.clicked.connect(self.ask_save_model)
+        self.use_button.clicked.connect(self.use_in_draw)
+        self.data_panel.availability_changed.connect(self._on_data_availability_changed)
+        self.form.changed.connect(self._on_form_changed)
+        self.jobs.progressed.connect(self._on_job_progressed)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.plots.clear(self.form.epochs_spin.value())
+        self._set_idle_status()
+        self._update_buttons()
+
+    # ---- building ----------------------------------------------------------------------------------------------
+
+    def _build_left(self) -> QWidget:
+        """The data panel and the form (scrolling on small screens) above Start / Pause / Stop (always visible)."""
         form_box = QWidget()
         form_layout = QVBoxLayout(form_box)
         form_layout.setContentsMargins(0, 0, 6, 0)
@@ -116,28 +150,15 @@ class TrainView(QWidget):
         left_widget.setLayout(left)
         left.setContentsMargins(0, 0, 0, 0)
         left_widget.setFixedWidth(FORM_WIDTH)
+        return left_widget
 
-        ## right: progress, plots, log, the result
+    def _build_right(self) -> QVBoxLayout:
+        """Progress, plots, the log of epoch lines, the result."""
         self.status_label = QLabel()
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         # its text changes 20 times a second: a fixed size hint keeps that from re-laying out the view
         self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
-        self.epoch_bar = QProgressBar()
-        self.epoch_bar.setToolTip("This epoch's batches")
-        self.run_bar = QProgressBar()
-        self.run_bar.setToolTip("The whole run: every epoch's batches")
-        for bar in (self.epoch_bar, self.run_bar):
-            bar.setRange(0, 1000)
-            bar.setValue(0)
-            bar.setTextVisible(True)
-        bars = QGridLayout()
-        bars.setHorizontalSpacing(8)
-        bars.setVerticalSpacing(2)
-        bars.addWidget(QLabel("Epoch"), 0, 0)
-        bars.addWidget(self.epoch_bar, 0, 1)
-        bars.addWidget(QLabel("Run"), 1, 0)
-        bars.addWidget(self.run_bar, 1, 1)
-        bars.setColumnStretch(1, 1)
+        bars = self._build_bars()
         self.plots = TrainingPlots()
         self.live_weights = LiveWeightsPanel()        # first-layer weights and back-projections, live + replay
         self.weights_every = DEFAULT_EVERY            # batches between live-weight snapshots
@@ -156,6 +177,37 @@ class TrainView(QWidget):
         self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.log.setFixedHeight(5 * self.log.fontMetrics().lineSpacing() + 12)
         self.log.setPlaceholderText("The epoch lines of the run appear here.")
+        result_row = self._build_result_row()
+        right = QVBoxLayout()
+        right.addWidget(self.status_label)
+        right.addLayout(bars)
+        right.addWidget(plots_and_weights, 1)
+        right.addWidget(self.log)
+        right.addLayout(result_row)
+        return right
+
+    def _build_bars(self) -> QGridLayout:
+        """This epoch's and the whole run's progress."""
+        self.epoch_bar = QProgressBar()
+        self.epoch_bar.setToolTip("This epoch's batches")
+        self.run_bar = QProgressBar()
+        self.run_bar.setToolTip("The whole run: every epoch's batches")
+        for bar in (self.epoch_bar, self.run_bar):
+            bar.setRange(0, 1000)
+            bar.setValue(0)
+            bar.setTextVisible(True)
+        bars = QGridLayout()
+        bars.setHorizontalSpacing(8)
+        bars.setVerticalSpacing(2)
+        bars.addWidget(QLabel("Epoch"), 0, 0)
+        bars.addWidget(self.epoch_bar, 0, 1)
+        bars.addWidget(QLabel("Run"), 1, 0)
+        bars.addWidget(self.run_bar, 1, 1)
+        bars.setColumnStretch(1, 1)
+        return bars
+
+    def _build_result_row(self) -> QHBoxLayout:
+        """What the run left to keep, Save model… and Use in Draw view."""
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
         self.result_label.setStyleSheet(f"color: {MUTED_TEXT};")
@@ -168,44 +220,7 @@ class TrainView(QWidget):
         result_row.addWidget(self.result_label, 1)
         result_row.addWidget(self.save_button)
         result_row.addWidget(self.use_button)
-        right = QVBoxLayout()
-        right.addWidget(self.status_label)
-        right.addLayout(bars)
-        right.addWidget(plots_and_weights, 1)
-        right.addWidget(self.log)
-        right.addLayout(result_row)
-
-        body = QHBoxLayout()
-        body.addWidget(left_widget)
-        body.addLayout(right, 1)
-        run_page = QWidget()
-        page_layout = QVBoxLayout(run_page)
-        page_layout.setContentsMargins(6, 4, 6, 6)
-        page_layout.addWidget(self.banner)
-        page_layout.addLayout(body, 1)
-        # the learning-curve mode: several presets on growing training sets (learning_curve_panel)
-        self.curve = LearningCurvePanel(settings, self.data_panel.selection, persist)
-        self.modes = QTabWidget()
-        self.modes.setDocumentMode(True)
-        self.modes.addTab(run_page, "Train a network")
-        self.modes.addTab(self.curve, "Learning curve")
-        self.modes.setTabToolTip(1, "Accuracy against the number of training images, for several networks")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.modes, 1)
-
-        self.start_button.clicked.connect(self.start)
-        self.pause_button.clicked.connect(self._on_pause_button_clicked)
-        self.stop_button.clicked.connect(self.stop)
-        self.save_button.clicked.connect(self.ask_save_model)
-        self.use_button.clicked.connect(self.use_in_draw)
-        self.data_panel.availability_changed.connect(self._on_data_availability_changed)
-        self.form.changed.connect(self._on_form_changed)
-        self.jobs.progressed.connect(self._on_job_progressed)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.plots.clear(self.form.epochs_spin.value())
-        self._set_idle_status()
-        self._update_buttons()
+        return result_row
 
     # ---- state -------------------------------------------------------------------------------------------------
 
@@ -249,7 +264,7 @@ class TrainView(QWidget):
         self.result_label.setText("")
         self._worker = TrainWorker(TrainJob(net, config, augment, selection.dataset, selection.data_dir,
                                             selection.limit_per_class,
-                                            self.weights_every if self.live_weights.wanted else 0))
+                                            weights_every=self.weights_every if self.live_weights.wanted else 0))
         self.live_weights.start_run()
         self._net_text = f"{net.describe()}, {net.n_params():,} parameters"
         self.status_label.setText(f"Loading {get_info(selection.dataset).title}…")

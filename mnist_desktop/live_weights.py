@@ -75,8 +75,10 @@ class SnapshotSchedule:
         self.every, self.min_seconds, self.clock = int(every), float(min_seconds), clock
         self._last_batches, self._last_time = 0, clock()
 
-    def due(self, batches: int) -> bool:
-        if batches - self._last_batches < self.every:
+    def due(self, batches: int, epoch_end: bool = False) -> bool:
+        """A snapshot is due after ``batches`` batches in all; at the end of an epoch the batch count
+        does not matter, only the time (fast epochs are not pictured one by one)."""
+        if not epoch_end and batches - self._last_batches < self.every:
             return False
         now = self.clock()
         if now - self._last_time < self.min_seconds:
@@ -85,7 +87,7 @@ class SnapshotSchedule:
         return True
 
     def mark(self, batches: int) -> None:
-        """A snapshot was taken anyway (an epoch ended): count the interval from here."""
+        """A snapshot was taken anyway (the run's last epoch ended): count the interval from here."""
         self._last_batches, self._last_time = batches, self.clock()
 
 

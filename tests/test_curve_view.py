@@ -116,13 +116,14 @@ def test_curve_input_problems_are_one_line_messages(qtbot, view, tmp_path):
 
 def test_live_weights_update_during_a_run_and_the_slider_replays_them(qtbot, view):
     setup_tiny_run(view, epochs=3, batch_size=50)
-    view.weights_every = 1
+    view.weights_every, view.weights_min_seconds = 4, 0.0
     live = view.live_weights
     with qtbot.waitSignal(view.run_finished, timeout=30_000):
         assert view.start()
         assert not live.slider.isEnabled()
-    # the start, then (at least) one per epoch; each shown while the run went on
-    assert live.updates >= 4 and len(live.log) == live.updates
+    # the start, every 4 batches (10 per epoch) and after each epoch, each shown while the run went on
+    assert [s.batches for s in live.log.items] == [0, 4, 8, 10, 14, 18, 20, 24, 28, 30]
+    assert live.updates == len(live.log) == 10
     first, last = live.log[0], live.log[-1]
     assert first.batches == 0 and last.position == 3.0
     assert live.slider.isEnabled() and live.slider.maximum() == len(live.log) - 1

@@ -137,6 +137,9 @@ def test_the_schedule_waits_for_batches_and_time():
     assert not s.due(300)
     now[0] = 3.0
     assert s.due(340)
+    assert not s.due(341, epoch_end=True)     # an epoch's end: time only
+    now[0] = 3.6
+    assert s.due(342, epoch_end=True)
 
 
 def test_the_log_keeps_at_most_cap_spread_over_the_run():

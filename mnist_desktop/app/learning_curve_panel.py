@@ -299,6 +299,8 @@ class LearningCurvePanel(QWidget):
         for p in result.points:
             self.log.appendPlainText(format_point(p))
         self.plot.set_result(result)
+        total = len(result.presets) * len(result.sizes)
+        self.progress.setValue(round(1000 * len(result.points) / total) if total else 0)
         self.status_label.setText(f"Opened {Path(path).name}: {len(result.points)} points"
                                   + ("" if result.complete else " (an unfinished run)") + ".")
         self.banner.dismiss()

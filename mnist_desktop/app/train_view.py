@@ -40,7 +40,7 @@ from mnist_desktop.app.worker import BatchProgress, DataInfo, TrainJob, TrainOut
 from mnist_desktop.data import get_info
 from mnist_desktop.engine.serialize import save
 from mnist_desktop.engine.train import EpochRecord
-from mnist_desktop.live_weights import DEFAULT_EVERY
+from mnist_desktop.live_weights import DEFAULT_EVERY, DEFAULT_MIN_SECONDS
 from mnist_desktop.training import build_run, format_epoch, trained_spec
 
 __all__ = ["TrainView", "K_DATA_DIR"]
@@ -161,7 +161,8 @@ class TrainView(QWidget):
         bars = self._build_bars()
         self.plots = TrainingPlots()
         self.live_weights = LiveWeightsPanel()        # first-layer weights and back-projections, live + replay
-        self.weights_every = DEFAULT_EVERY            # batches between live-weight snapshots
+        self.weights_every = DEFAULT_EVERY            # batches between live-weight snapshots ...
+        self.weights_min_seconds = DEFAULT_MIN_SECONDS  # ... and seconds at least
         plots_and_weights = QSplitter(Qt.Horizontal)
         plots_and_weights.addWidget(self.plots)
         plots_and_weights.addWidget(self.live_weights)
@@ -264,7 +265,8 @@ class TrainView(QWidget):
         self.result_label.setText("")
         self._worker = TrainWorker(TrainJob(net, config, augment, selection.dataset, selection.data_dir,
                                             selection.limit_per_class,
-                                            weights_every=self.weights_every if self.live_weights.wanted else 0))
+                                            weights_every=self.weights_every if self.live_weights.wanted else 0,
+                                            weights_min_seconds=self.weights_min_seconds))
         self.live_weights.start_run()
         self._net_text = f"{net.describe()}, {net.n_params():,} parameters"
         self.status_label.setText(f"Loading {get_info(selection.dataset).title}…")

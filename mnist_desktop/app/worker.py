@@ -55,7 +55,8 @@ class TrainJob:
     dataset: str = "mnist"              # "mnist" | "fashion"
     data_dir: str | None = None         # a folder chosen by the user, searched first (find_dataset)
     limit_per_class: int | None = None  # train on the first N images of each class
-    weights_every: int = 0              # live weights: a snapshot every N batches (0: none)
+    weights_every: int = 0              # live weights: a snapshot every N batches (0: none) ...
+    weights_min_seconds: float = 0.5    # ... and at most this often (after an epoch too; the last always)
 
 
 @dataclass(frozen=True)
@@ -255,8 +256,9 @@ class TrainWorker:
                 history.append(record)
                 self._good = trainer.net.snapshot()   # what a Stop in the next epoch falls back to
                 self._reporter.report("epoch", record)
-                if schedule is not None:
-                    self._weights(trainer, float(record.epoch), record.epoch * batches, schedule, force=True)
+                done = record.epoch * batches
+                if schedule is not None and (record.epoch == cfg.epochs or schedule.due(done, epoch_end=True)):
+                    self._weights(trainer, float(record.epoch), done, schedule, force=True)
                 continue
             if batches is None:
                 batches = record.batches
@@ -287,7 +289,7 @@ class TrainWorker:
         from mnist_desktop.live_weights import SnapshotSchedule, take_snapshot
 
         if schedule is None:
-            schedule = SnapshotSchedule(self.job.weights_every)
+            schedule = SnapshotSchedule(self.job.weights_every, self.job.weights_min_seconds)
         elif force:
             schedule.mark(batches)
         self._reporter.report("weights", take_snapshot(trainer.net, position, batches))

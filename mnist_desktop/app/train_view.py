@@ -9,7 +9,9 @@
 
 Left: the data panel (``data_panel``), the form (``train_form``) and Start / Pause / Stop. Right: the epoch
 and run progress with images/s and ETA, the plots (``train_plots``), the log of epoch lines
-(``training.format_epoch``, as the command line prints them), Save model… and Use in Draw view.
+(``training.format_epoch``, as the command line prints them), Save model… and Use in Draw view. Beside
+the plots, the live weights (``live_weights_panel``: snapshots the worker takes with ``weights_every``).
+A second tab, "Learning curve", is ``learning_curve_panel`` (several presets on growing training sets).
 
 Work and threads: the run (loading the data, then ``engine.train.Trainer``, the command line's loop) is
 ``worker.TrainWorker``, a job of the view's ``JobRunner`` (app/jobs.py); it owns the network it trains and

@@ -100,3 +100,12 @@ def test_the_shipped_mlp_imagines_every_digit_so_that_it_reads_it_back():
     net, _ = load(shipped.MODELS_DIR / "mlp.npz")
     for r in explain.imagine_all(net, "maximize"):
         assert r.predicted == r.digit and r.probability >= 0.9, (r.digit, r.probabilities.round(3))
+
+
+def test_pickers_label_a_model_file_from_its_spec_as_loading_it_would():
+    """state.model_file_label reads only the spec (the Compare and Draw pickers list models without
+    decoding their weights) and says what LoadedModel.label says after a full load."""
+    from mnist_desktop.app.state import LoadedModel, model_file_label
+
+    for path in shipped.shipped_models():
+        assert model_file_label(path) == LoadedModel.from_file(path).label

@@ -3,7 +3,12 @@
     PYTHONPATH=. python benchmarks/augment_speed.py [--repeat 300]
 
 Prints, per setting: the median wall-clock time per call and the minimum CPU time per call (the CPU time
-is the steadier number on a shared machine). Uses random digits-like data, so it needs no dataset.
+is the steadier number on a shared machine). The per-op rows use random digit-like data with random
+labels. Then the training throughput of the two shipped presets (mlp-512x2, batch 128; cnn-bn-deep, batch
+64) on the committed MNIST subset (tests/data: real digits and labels, so the styles apply as in training):
+augment + one training step, without augmentation, with the presets' own (rotate, shift, scale,
+thickness) and with the new set (those + shear, elastic, styles), as images per CPU-second and as a
+share of the throughput without it.
 """
 
 from __future__ import annotations
@@ -15,9 +20,54 @@ import time
 
 import numpy as np
 
+from pathlib import Path
+
 from mnist_desktop.data.augment import AUGMENTATIONS, make_augmenter, rotate
+from mnist_desktop.data.datasets import load_dataset
 from mnist_desktop.engine import Network, TrainConfig, Trainer, mlp
-from mnist_desktop.engine.presets import cnn_seed
+from mnist_desktop.engine.presets import cnn_seed, get_preset
+
+OLD = ["rotate", "shift", "scale", "thickness"]
+NEW = OLD + ["shear", "elastic", "styles"]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def throughput(preset: str, rounds: int) -> None:
+    """Images per CPU-second of augment + train_step for one preset, for none / OLD / NEW."""
+    data = load_dataset(data_dir=Path(__file__).resolve().parents[1] / "tests" / "data")
+    p = get_preset(preset)
+    bs = p.training["batch_size"]
+    net = Network.from_architecture(p.architecture, rng=np.random.default_rng(0))
+    trainer = Trainer(net, (data.x_train, data.y_train), None, TrainConfig(batch_size=bs))
+    rng = np.random.default_rng(0)
+    batches = [(data.x_train[i:i + bs], data.y_train[i:i + bs]) for i in range(0, len(data.x_train) - bs + 1, bs)]
+    settings = {"none": None, "+".join(OLD): make_augmenter(OLD), "+".join(NEW): make_augmenter(NEW)}
+    steps = max(len(batches), rounds)
+    best = {}
+    for _ in range(3):                      # interleaved rounds: a busy moment hits every setting alike
+        for name, aug in settings.items():
+            c0 = time.process_time()
+            for k in range(steps):
+                xb, yb = batches[k % len(batches)]
+                if aug is not None:
+                    xb = aug(xb, rng, yb)
+                trainer.train_step(xb, yb)
+            rate = steps * bs / (time.process_time() - c0)
+            best[name] = max(best.get(name, 0.0), rate)
+    base = best["none"]
+    for name, rate in best.items():
+        extra = f"  {rate / best['+'.join(OLD)] * 100:5.1f}% of old" if name == "+".join(NEW) else ""
+        print(f"train {preset} (batch {bs}), augment {name:45} {rate:8,.0f} img/s  "
+              f"{rate / base * 100:5.1f}% of none{extra}")
 
 
 def timed(fn, repeat: int, rounds: int = 5) -> tuple[float, float]:
@@ -44,16 +94,18 @@ def fake_digits(n: int, rng: np.random.Generator) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--no-train", action="store_true", help="skip the training-throughput part")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"numpy {np.__version__}, python {platform.python_version()}, {platform.machine()}")
+    print(f"numpy {np.__version__}, python {platform.python_version()}, {platform.machine()}, {cpu_model()}, "
+          f"{time.strftime('%Y-%m-%d')}")
     print(f"{'what':48} {'wall ms':>9} {'cpu ms':>9}")
     rows = []
     for batch in (64, 256):
-        x = fake_digits(batch, rng)
+        x, labels = fake_digits(batch, rng), rng.integers(0, 10, batch)
         for ops in [[op] for op in AUGMENTATIONS] + [list(AUGMENTATIONS)]:
             augment = make_augmenter(ops)
-            rows.append((f"augment batch {batch}: {'+'.join(ops)}", *timed(lambda: augment(x, rng), args.repeat)))
+            rows.append((f"augment batch {batch}: {'+'.join(ops)}", *timed(lambda: augment(x, rng, labels), args.repeat)))
     x_test = fake_digits(10_000, rng).reshape(-1, 28, 28)
     rows.append(("rotate 10,000 images by 30 degrees", *timed(lambda: rotate(x_test, 30), 3)))
     x, y = fake_digits(64, rng), rng.integers(0, 10, 64)
@@ -64,6 +116,10 @@ def main() -> None:
                                                                      max(args.repeat // 20, 5))))
     for what, wall, cpu in rows:
         print(f"{what:48} {wall * 1e3:9.3f} {cpu * 1e3:9.3f}")
+    if not args.no_train:
+        print()
+        for preset, rounds in (("mlp-512x2", 200), ("cnn-bn-deep", 60)):
+            throughput(preset, rounds)
 
 
 if __name__ == "__main__":

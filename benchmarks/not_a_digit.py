@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import platform
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -29,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from mnist_desktop import nondigits  # noqa: E402
-from mnist_desktop.confidence import assess_batch, find_calibration  # noqa: E402
+from mnist_desktop.confidence import assess, assess_batch, find_calibration, outputs_and_features  # noqa: E402
+from mnist_desktop.engine.losses import outputs_to_probabilities  # noqa: E402
 from mnist_desktop.data import load_dataset  # noqa: E402
 from mnist_desktop.drawing import read_drawing  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
@@ -104,6 +106,17 @@ def main() -> int:
         for v, f in zip(v_drawn, files):
             if v.kind == "not_digit":
                 print(f"    false alarm: {f.name} ({v.because}; read as {v.digit} at {100 * v.p_top:.1f}%)")
+        # what the Draw view adds per update: the verdict (its network pass is the one it makes anyway)
+        images = render_all(drawings[:200])
+        out, feats = outputs_and_features(net, images.reshape(len(images), -1))
+        probs = outputs_to_probabilities(out, net.loss)
+        times = []
+        for i in range(len(images)):
+            t0 = time.perf_counter()
+            assess(probs[i], images[i], outputs=out[i], features=feats[i], calibration=cal, drawing=drawings[i])
+            times.append(time.perf_counter() - t0)
+        print(f"    one verdict (confidence.assess, with strokes): median {1000 * np.median(times):.2f} ms, "
+              f"p95 {1000 * np.percentile(times, 95):.2f} ms over {len(times)} drawings")
     else:
         print(f"drawn digits: none found in {args.drawn}")
 

@@ -45,7 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", help="folder with the MNIST files (default: $MNIST_DIR, the cache)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a training setting of the preset, e.g. lr=0.002, batch_size=128, "
-                        "augment=shift+rotate (for trying recipes; the report says what ran)")
+                        "augment=shift+rotate, or arch=cnn-seed (another preset's layers), for trying "
+                        "recipes; the report says what ran")
     return p.parse_args(argv)
 
 
@@ -56,9 +57,12 @@ def get_recipe(args):
     from mnist_desktop.engine import get_preset
     preset = get_preset(args.preset)
     training = dict(preset.training)
+    arch = preset.architecture
     for item in args.set:
         key, _, value = item.partition("=")
-        if key == "augment":
+        if key == "arch":  # another preset's layers
+            arch = get_preset(value).architecture
+        elif key == "augment":
             training[key] = [v for v in value.split("+") if v]
         elif key in ("batch_size", "epochs"):
             training[key] = int(value)
@@ -66,7 +70,7 @@ def get_recipe(args):
             training[key] = float(value)
         else:
             training[key] = value
-    return dataclasses.replace(preset, training=training)
+    return dataclasses.replace(preset, architecture=arch, training=training)
 
 
 def schedule(args, preset, n_train: int):
@@ -218,7 +222,12 @@ def main(argv=None) -> int:
     with open("/proc/cpuinfo") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.machine())
     t = preset.training
+    import numpy as np
+
+    from mnist_desktop.engine import Network
+    layers = Network.from_architecture(preset.architecture, rng=np.random.default_rng(0)).describe()
     print(f"## Time to accuracy: {args.preset} ({preset.summary})\n")
+    print(f"Layers: {layers}{' (--set arch)' if any(s.startswith('arch=') for s in args.set) else ''}\n")
     print(f"Recipe: {t.get('optimizer', 'adam')} lr {t.get('lr')} {t.get('schedule', 'constant')} over "
           f"{t.get('epochs')} epochs, batch {t.get('batch_size')}, augmentation {', '.join(t.get('augment', [])) or 'none'}; "
           f"test scored {args.evals_per_epoch}x per epoch (clock stopped)\n")

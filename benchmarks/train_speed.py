@@ -14,8 +14,9 @@ the table gives the median images/s of each and their ratio. Data: real MNIST tr
 A second table gives the latency of one-image inference (what the Draw view does on every stroke) for
 the same presets and two bigger 'same'-padded CNNs with batch normalisation.
 PyTorch is imported only here and only if installed; it is never a dependency of the package.
-``--threads`` sets both libraries' thread counts (OpenBLAS through OPENBLAS_NUM_THREADS, read when NumPy
-loads); the default is the CPU count for both.
+``--threads`` sets both libraries' thread counts: torch.set_num_threads, and ours the engine's threads
+(engine/threads.py: it splits conv/pool batches itself, BLAS stays one thread, as in the app and the
+command line); the default is the CPU count for both. No thread variable may be set in the environment.
 """
 
 from __future__ import annotations
@@ -254,7 +255,10 @@ def worker(kind: str, args: argparse.Namespace, threads: int, conn) -> None:
         torch.set_num_threads(threads)
         conn.send(f"{torch.__version__}, {torch.get_num_threads()} threads")
     else:
-        conn.send(f"numpy {np.__version__}")
+        from mnist_desktop.engine import threads as engine_threads
+        engine_threads.set_threads(threads)
+        conn.send(f"numpy {np.__version__}, engine threads {engine_threads.threads()}, "
+                  f"BLAS threads {engine_threads.blas_threads()}")
     x, y, _ = load_training_images(args.data, 10_000, args.seed)
     x, y = np.ascontiguousarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)
     step = None
@@ -281,7 +285,7 @@ def torch_available() -> bool:
 
 # ---- report -------------------------------------------------------------------------------------
 
-def machine_info(np, torch_version: str | None, data_source: str, threads: int) -> list[str]:
+def machine_info(np, torch_version: str | None, data_source: str, threads: int, ours_version: str = "") -> list[str]:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -296,8 +300,8 @@ def machine_info(np, torch_version: str | None, data_source: str, threads: int) 
     lines = [
         f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
         f"- machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
-        f"- python {platform.python_version()}, numpy {np.__version__} ({blas}, "
-        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})",
+        f"- python {platform.python_version()}, numpy {np.__version__} ({blas})",
+        f"- ours: {ours_version}",
         f"- torch: {torch_version or 'not measured'} (own process; ours in another)",
         f"- threads: {threads}",
         f"- data: {data_source}",
@@ -308,11 +312,9 @@ def machine_info(np, torch_version: str | None, data_source: str, threads: int) 
 def main(argv=None) -> None:
     args = parse_args(argv)
     threads = args.threads or os.cpu_count() or 1
-    # OpenBLAS reads this once, when NumPy is first imported (here and in the worker processes)
-    if args.threads:
-        os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-    elif "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    chosen = [v for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MNIST_DESKTOP_THREADS") if os.environ.get(v)]
+    if chosen:
+        sys.exit(f"unset {', '.join(chosen)}: --threads sets both libraries' threads")
     import multiprocessing
     import numpy as np
 
@@ -371,6 +373,8 @@ def main(argv=None) -> None:
         + (f", torch {s['torch'][0]:,.0f}-{s['torch'][1]:,.0f}" if "torch" in s else "")
         for name, _, _, s in rows))
     if args.predict:
+        from mnist_desktop.engine import threads as engine_threads
+        engine_threads.set_threads(threads)
         print("\n## One-image inference: net.predict_proba(x[:1]), median of 200 calls\n")
         print("| network | 1 image, ms | 1,000 images, ms per image |")
         print("|---|---:|---:|")
@@ -381,7 +385,7 @@ def main(argv=None) -> None:
             one, per_image = predict_latency(arch, x)
             print(f"| {label} | {one:.3f} | {per_image:.3f} |")
     print()
-    print("\n".join(machine_info(np, versions.get("torch"), source, threads)))
+    print("\n".join(machine_info(np, versions.get("torch"), source, threads, versions.get("ours", ""))))
     if load_start is not None:
         print(f"- load average (1 min) at start: {load_start:.2f}, at end: {os.getloadavg()[0]:.2f}")
 

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from mnist_desktop.fileio import SaveError
+
 
 def build_parser() -> argparse.ArgumentParser:
     from mnist_desktop import __version__
@@ -126,6 +128,8 @@ def _add_train(sub) -> None:
     p.add_argument("--dropout", type=float, help="dropout after each hidden layer of an MLP")
     p.add_argument("--augment", metavar="OPS", help="on-the-fly augmentation, e.g. rotate,shift,scale,thickness ('none' for none)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start from this model's weights (fine-tuning; same architecture) instead of random ones")
     p.add_argument("--validation", action="store_true", help="hold out the last 10,000 training images as the test set")
     p.add_argument("--limit-per-class", type=int, metavar="N", help="train on the first N images of each digit")
     p.add_argument("--name", help="model name stored in the file (default: the file name)")
@@ -138,15 +142,19 @@ def _cmd_train(args) -> int:
     from mnist_desktop.data import DatasetError
     from mnist_desktop.engine import EpochRecord, Trainer, TrainingDiverged
     from mnist_desktop.engine.serialize import save
-    from mnist_desktop.training import build_run, format_epoch, train_settings, trained_spec
+    from mnist_desktop.training import build_run, format_epoch, init_from, train_settings, trained_spec
 
     out = Path(args.out)
     if out.suffix != ".npz":
         return _fail(f"--out must name a .npz file, got {out}")
+    if out.is_dir():
+        return _fail(f"cannot save {out}: it is a folder; --out must name a file")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
     try:
         net, config, augment = build_run(*train_settings(args))
+        if args.init_from:
+            init_from(net, args.init_from)
     except ValueError as exc:
         return _fail(str(exc))
     try:
@@ -156,7 +164,8 @@ def _cmd_train(args) -> int:
     name = args.name or out.stem
     print(f"{name}: {net.describe()}, {net.n_params():,} parameters; {len(data.x_train):,} training images "
           f"({data.name}), {len(data.x_test):,} {data.test_name} images")
-    print("settings: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()))
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items())
+          + (f", init_from={args.init_from}" if args.init_from else ""))
     trainer = Trainer(net, (data.x_train, data.y_train), (data.x_test, data.y_test), config, augment)
     bar = Progress("training")
     t0 = time.perf_counter()
@@ -181,7 +190,12 @@ def _cmd_train(args) -> int:
     spec = trained_spec(net, config, trainer.history, name=name, preset=args.preset, dataset=data.name,
                         test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
                         wall_seconds=wall)
-    save(net, out, spec)
+    if args.init_from:
+        spec["training"]["init_from"] = str(args.init_from)
+    try:
+        save(net, out, spec)
+    except OSError as exc:  # fileio.SaveError: one line naming the file; the previous file is untouched
+        return _fail(f"{exc} (the trained model was not saved; the previous {out.name}, if any, is unchanged)", 1)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
     return 0
 
@@ -388,7 +402,7 @@ def _cmd_imagine(args) -> int:
     try:
         heatmap.write_png(out, np.ascontiguousarray(picture))
     except OSError as exc:
-        return _fail(f"cannot write {out}: {exc}", 1)
+        return _fail(str(exc) if isinstance(exc, SaveError) else f"cannot write {out}: {exc}", 1)
     print(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]} px, {args.method})")
     return 0
 
@@ -570,7 +584,7 @@ def _cmd_calibrate(args) -> int:
     try:
         cal.save(out)
     except OSError as exc:
-        return _fail(f"{out}: cannot write ({exc.strerror or exc})")
+        return _fail(f"cannot save {out}: {exc.strerror or exc}")
     print(f"{out}: {cal.n:,} training digits, {cal.means.shape[1]} features; limits: "
           f"energy {cal.energy_limit:.3f}, feature distance {cal.distance_limit:.1f} ({time.perf_counter() - t0:.1f} s)")
     return 0

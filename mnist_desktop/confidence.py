@@ -51,7 +51,7 @@ import numpy as np
 
 from .drawing import Drawing
 from .engine.network import Network
-from .engine.serialize import atomic_write
+from .fileio import atomic_write
 
 # ---- the rules' constants ---------------------------------------------------------------------------
 
@@ -98,15 +98,23 @@ def feature_layer(net: Network) -> int:
     return with_params[-1] if with_params else len(net.layers) - 1
 
 
-def outputs_and_features(net: Network, x: np.ndarray, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+class CalibrationCancelled(Exception):
+    """``should_stop`` said stop (a background calibration whose model was replaced, or the app closing)."""
+
+
+def outputs_and_features(net: Network, x: np.ndarray, batch_size: int | None = None,
+                         should_stop=None) -> tuple[np.ndarray, np.ndarray]:
     """x (N, 784) in [0, 1] -> (outputs (N, K) as ``net.forward`` gives them, features (N, D) float32:
     the input of the last dense layer), in inference mode (nothing kept for a backward pass), one pass,
-    in chunks of ``batch_size`` images (default: the network's own inference chunk)."""
+    in chunks of ``batch_size`` images (default: the network's own inference chunk). ``should_stop()``
+    is asked between chunks; True raises CalibrationCancelled."""
     x = np.asarray(x)
     cut = feature_layer(net)
     batch_size = batch_size or net.inference_chunk()
     outs, feats = [], []
     for start in range(0, max(len(x), 1), batch_size):
+        if should_stop is not None and should_stop():
+            raise CalibrationCancelled("stopped")
         h = net._as_input(x[start:start + batch_size])
         for i in net._order():                # the order forward runs them in (a ReLU after its max-pool)
             if i == cut:
@@ -151,18 +159,26 @@ class Calibration:
     n: int
     digest: str
 
+    def __post_init__(self) -> None:
+        # float64 copies and each mean's m P m, once: per call they cost more than the distance itself
+        P = self.precision.astype(np.float64)
+        M = self.means.astype(np.float64)
+        object.__setattr__(self, "_P", P)
+        object.__setattr__(self, "_MP", M @ P)                       # (C, D): the means times P
+        object.__setattr__(self, "_mPm", np.einsum("cd,cd->c", M @ P, M))
+
     def distance(self, features: np.ndarray) -> np.ndarray:
         """(N, D) or (D,) -> (N,) or (): squared Mahalanobis distance to the nearest class mean."""
-        f = np.asarray(features, np.float64)
-        single = f.ndim == 1
-        f = f.reshape(-1, self.means.shape[1])
-        P = self.precision.astype(np.float64)
-        # |f - m|^2_P = f P f - 2 f P m + m P m, for all ten means at once
-        fP = f @ P
-        d = (fP * f).sum(1)[:, None] - 2 * fP @ self.means.T.astype(np.float64) \
-            + np.einsum("cd,de,ce->c", self.means, P, self.means)[None, :]
-        d = d.min(axis=1)
-        return d[0] if single else d
+        features = np.asarray(features)
+        single = features.ndim == 1
+        features = features.reshape(-1, self.means.shape[1])
+        out = np.empty(len(features))
+        for i in range(0, len(features), 4096):       # chunks: 60,000 x 512 float64 twice would be 500 MB
+            f = features[i:i + 4096].astype(np.float64)
+            # |f - m|^2_P = f P f - 2 m P f + m P m (P symmetric), ten m at once
+            fPf = np.einsum("nd,nd->n", f @ self._P, f)
+            out[i:i + 4096] = (fPf[:, None] - 2 * f @ self._MP.T + self._mPm[None, :]).min(axis=1)
+        return out[0] if single else out
 
     def unfamiliar(self, outputs: np.ndarray, features: np.ndarray) -> np.ndarray | bool:
         """True where the energy or the feature distance is beyond its limit."""
@@ -203,17 +219,17 @@ class Calibration:
 
 
 def calibrate(net: Network, x: np.ndarray, y: np.ndarray, *, energy_quantile: float = ENERGY_QUANTILE,
-              distance_quantile: float = DISTANCE_QUANTILE, ridge: float = 1e-3) -> Calibration:
+              distance_quantile: float = DISTANCE_QUANTILE, ridge: float = 1e-3, should_stop=None) -> Calibration:
     """Class means, shared covariance and score limits from digits x (N, 784) in [0, 1] with labels y (N,):
     MNIST training digits, which the model learned from. ``ridge`` adds that fraction of the mean variance
-    to the diagonal before inverting (features that never vary would make it singular)."""
+    to the diagonal before inverting (features that never vary would make it singular). ``should_stop``:
+    see ``outputs_and_features``."""
     y = np.asarray(y).astype(np.int64)
     if len(x) != len(y) or len(y) == 0:
         raise ValueError("calibration needs as many labels as images, and at least one image")
     if not (0.5 <= energy_quantile <= 1.0 and 0.5 <= distance_quantile <= 1.0):
         raise ValueError("quantiles must be in [0.5, 1]")
-    out, f = outputs_and_features(net, x)
-    f64 = f.astype(np.float64)
+    out, f = outputs_and_features(net, x, should_stop=should_stop)
     k = net.n_outputs
     present = [c for c in range(k) if (y == c).any()]
     if len(present) < 2:
@@ -221,7 +237,7 @@ def calibrate(net: Network, x: np.ndarray, y: np.ndarray, *, energy_quantile: fl
     means = np.zeros((k, f.shape[1]))
     cov = np.zeros((f.shape[1], f.shape[1]))
     for c in present:
-        fc = f64[y == c]
+        fc = f[y == c].astype(np.float64)
         means[c] = fc.mean(0)
         cov += (fc - means[c]).T @ (fc - means[c])
     cov /= len(y)
@@ -234,6 +250,26 @@ def calibrate(net: Network, x: np.ndarray, y: np.ndarray, *, energy_quantile: fl
     return Calibration(cal.means, cal.precision, e_lim, d_lim, len(y), cal.digest)
 
 
+def cached_calibration_path(folder: str | os.PathLike, net: Network) -> Path:
+    """Where the window keeps a calibration it computed itself (models without a file beside them, or
+    trained in the window): ``folder/<digest>.calib``, found again whatever the model file is called."""
+    return Path(folder) / f"{model_digest(net)[:32]}{CALIBRATION_SUFFIX}"
+
+
+def load_matching(path: str | os.PathLike, net: Network) -> Calibration | None:
+    """The calibration at ``path`` if it reads and belongs to these weights, else None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        cal = Calibration.load(path)
+    except CalibrationError:
+        return None
+    if cal.digest != model_digest(net) or cal.means.shape[1] != _feature_size(net):
+        return None
+    return cal
+
+
 def calibration_path(model_path: str | os.PathLike) -> Path:
     """Where a model's calibration lives: beside it, ``cnn.npz`` -> ``cnn.calib``."""
     return Path(model_path).with_suffix(CALIBRATION_SUFFIX)
@@ -242,18 +278,7 @@ def calibration_path(model_path: str | os.PathLike) -> Path:
 def find_calibration(net: Network, model_path: str | os.PathLike | None) -> Calibration | None:
     """The calibration beside ``model_path`` if it exists, reads, and belongs to these weights (its digest
     matches: a retrained model's old calibration is ignored); else None."""
-    if model_path is None:
-        return None
-    path = calibration_path(model_path)
-    if not path.is_file():
-        return None
-    try:
-        cal = Calibration.load(path)
-    except ValueError:
-        return None
-    if cal.digest != model_digest(net) or cal.means.shape[1] != _feature_size(net):
-        return None
-    return cal
+    return None if model_path is None else load_matching(calibration_path(model_path), net)
 
 
 def _feature_size(net: Network) -> int:

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_desktop.engine.serialize import atomic_write
+from mnist_desktop.fileio import atomic_write
 
 MAX_SIDE = 4096          # a canvas side beyond this is not a drawing of a digit
 MAX_POINTS = 1_000_000   # all strokes together

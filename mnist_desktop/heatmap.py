@@ -21,7 +21,7 @@ import zlib
 
 import numpy as np
 
-from mnist_desktop.engine.serialize import atomic_write
+from mnist_desktop.fileio import atomic_write
 
 # ---- colour maps -------------------------------------------------------------------------------
 

@@ -72,6 +72,22 @@ def build_run(arch: dict, training: dict) -> tuple[Network, TrainConfig, "Augmen
     return net, config, augment
 
 
+def init_from(net: Network, path) -> dict:
+    """Start ``net`` from the weights of the model file ``path`` (fine-tuning) instead of its random ones;
+    returns that file's spec. ValueError with a reason if the file cannot be read or holds a different
+    architecture."""
+    from mnist_desktop.engine.serialize import ModelFileError, load
+
+    try:
+        other, spec = load(path)
+    except ModelFileError as exc:
+        raise ValueError(str(exc)) from None
+    if other.architecture() != net.architecture():
+        raise ValueError(f"{path}: its network ({other.describe()}) is not the one to train ({net.describe()})")
+    net.set_arrays(other.arrays())
+    return spec
+
+
 def format_epoch(r: EpochRecord, test_name: str = "test") -> str:
     """'epoch  3/10  train  97.12%  test  96.80%  loss 0.1021  lr 0.001  12.3s  4,870 img/s'."""
     return (f"epoch {r.epoch:>{len(str(r.epochs))}}/{r.epochs}  train {r.train_acc * 100:6.2f}%  "

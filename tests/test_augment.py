@@ -6,17 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_desktop.data.augment import (AUGMENTATIONS, affine_transform, augment_batch, change_thickness,
+from mnist_desktop.data.augment import (AUGMENTATIONS, LABEL_OPS, affine_transform, augment_batch, change_thickness,
                                         make_augmenter, parse_augment, pull_matrices, rotate)
 from mnist_desktop.data.datasets import load_dataset
 from mnist_desktop.engine import Network, TrainConfig, Trainer, mlp
 
 ALL = list(AUGMENTATIONS)
+UNLABELLED = [op for op in AUGMENTATIONS if op not in LABEL_OPS]  # the ops that work on images alone
+LABELS = load_dataset(data_dir=Path(__file__).parent / "data").y_train[:64]
 
 
 @pytest.fixture(scope="module")
 def digits():
-    """(64, 784) real MNIST digits from the committed subset."""
+    """(64, 784) real MNIST digits from the committed subset (their labels: LABELS)."""
     return np.ascontiguousarray(load_dataset(data_dir=Path(__file__).parent / "data").x_train[:64])
 
 
@@ -62,7 +64,8 @@ def test_identity_gives_the_input_back_exactly(digits):
     np.testing.assert_array_equal(affine_transform(x, np.tile(pull_matrices(), (3, 1, 1))), x)
     np.testing.assert_array_equal(change_thickness(x, np.zeros(3)), x)
     rng = np.random.default_rng(0)
-    same = augment_batch(digits, rng, ALL, max_angle=0, max_shift=0, scale_range=(1, 1), max_thickness=0)
+    same = augment_batch(digits, rng, UNLABELLED, max_angle=0, max_shift=0, scale_range=(1, 1), max_thickness=0,
+                         max_shear=0, elastic_px=0)
     np.testing.assert_array_equal(same, digits)
     np.testing.assert_array_equal(augment_batch(digits, rng, []), digits)
 
@@ -145,9 +148,9 @@ def test_thickness_makes_strokes_thicker_and_thinner(digits):
 def test_same_seed_same_output_and_input_untouched(digits):
     x = digits.copy()
     x.flags.writeable = False  # Dataset arrays are read-only
-    a = augment_batch(x, np.random.default_rng(7), ALL)
-    b = augment_batch(x, np.random.default_rng(7), ALL)
-    c = augment_batch(x, np.random.default_rng(8), ALL)
+    a = augment_batch(x, np.random.default_rng(7), ALL, labels=LABELS)
+    b = augment_batch(x, np.random.default_rng(7), ALL, labels=LABELS)
+    c = augment_batch(x, np.random.default_rng(8), ALL, labels=LABELS)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     np.testing.assert_array_equal(x, digits)
@@ -155,12 +158,12 @@ def test_same_seed_same_output_and_input_untouched(digits):
 
 @pytest.mark.parametrize("ops", [[op] for op in AUGMENTATIONS] + [ALL])
 def test_output_shape_dtype_range(digits, ops):
-    out = augment_batch(digits, np.random.default_rng(0), ops, max_angle=30, scale_range=(0.7, 1.3))
+    out = augment_batch(digits, np.random.default_rng(0), ops, max_angle=30, scale_range=(0.7, 1.3), labels=LABELS)
     assert out.shape == digits.shape and out.dtype == np.float32
     assert out.min() >= 0 and out.max() <= 1
     assert np.abs(out - digits).max() > 0.3  # it did change the images
     per_image = augment_batch(digits.reshape(-1, 28, 28), np.random.default_rng(0), ops, max_angle=30,
-                              scale_range=(0.7, 1.3))
+                              scale_range=(0.7, 1.3), labels=LABELS)
     assert per_image.shape == (64, 28, 28)
     np.testing.assert_array_equal(per_image.reshape(64, 784), out)
 
@@ -186,17 +189,17 @@ def test_rotation_keeps_the_centre_and_the_ink(digits):
 
 
 def test_empty_batch():
-    out = augment_batch(np.zeros((0, 784), np.float32), np.random.default_rng(0), ALL)
+    out = augment_batch(np.zeros((0, 784), np.float32), np.random.default_rng(0), ALL, labels=LABELS[:0])
     assert out.shape == (0, 784) and out.dtype == np.float32
 
 
 def test_threads_do_not_share_scratch(digits):
-    expected = [augment_batch(digits, np.random.default_rng(s), ALL) for s in range(4)]
+    expected = [augment_batch(digits, np.random.default_rng(s), ALL, labels=LABELS) for s in range(4)]
     results = {}
 
     def work(seed):
         for _ in range(20):
-            results[seed] = augment_batch(digits, np.random.default_rng(seed), ALL)
+            results[seed] = augment_batch(digits, np.random.default_rng(seed), ALL, labels=LABELS)
 
     threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
     for t in threads:
@@ -254,12 +257,16 @@ def test_augmenter_inside_trainer():
     x.flags.writeable = y.flags.writeable = False
     calls = []
     augment = make_augmenter(ALL)
+    assert augment.uses_labels and not make_augmenter(UNLABELLED).uses_labels
 
-    def counting(xb, r):
+    def counting(xb, r, yb):
         calls.append(len(xb))
-        out = augment(xb, r)
+        assert len(yb) == len(xb) and set(yb) <= set(y)   # the Trainer passes each batch's labels
+        out = augment(xb, r, yb)
         assert out.shape == xb.shape and out.dtype == np.float32
         return out
+
+    counting.uses_labels = True
 
     net = Network.from_architecture(mlp([784, 16, 10]), rng=np.random.default_rng(1))
     trainer = Trainer(net, (x, y), (x[:50], y[:50]), TrainConfig(epochs=2, batch_size=64, augment=ALL), augment=counting)

@@ -451,3 +451,59 @@ def test_the_attribution_picker_switches_the_overlay_and_its_legend(view, qtbot)
     assert attribution(view.state.model.net, pred.pre.image, pred.digit, "gradient")[ink].max() > 0
     view.set_attribution_method("no such map")                 # e.g. from an old settings file: ignored
     assert view.attribution_method == "gradient"
+
+
+def test_a_model_without_a_calibration_gets_one_in_the_background(qtbot, make_model, no_shipped_models, monkeypatch):
+    """auto_calibrate: the MNIST training digits found on this machine (here the test subset) give the
+    model its calibration on a worker thread; it is kept in the app's data folder, so the next view (or
+    the next run) has it at once."""
+    from pathlib import Path
+
+    from mnist_desktop.app import draw_view as dv
+    from mnist_desktop.confidence import cached_calibration_path
+    from mnist_desktop.data import datasets
+
+    data = Path(__file__).parent / "data"
+    monkeypatch.setattr(datasets, "find_dataset", lambda name="mnist", data_dir=None: data)
+    state = AppState()
+    state.open_model(make_model("uncalibrated"))
+    view = DrawView(state)
+    qtbot.addWidget(view)
+    view.auto_calibrate = True
+    draw_seven(view)
+    pred = view.refresh_now()
+    assert not pred.verdict.calibrated                                   # shape rules only, meanwhile
+    qtbot.waitUntil(lambda: view._calibration[1] is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: view.prediction.verdict.calibrated, timeout=5_000)
+    assert cached_calibration_path(dv.calibration_dir(), state.model.net).is_file()
+    other = DrawView(state)                                              # found again: no second job
+    qtbot.addWidget(other)
+    other.auto_calibrate = True
+    draw_seven(other)
+    assert other.refresh_now().verdict.calibrated and not other.jobs.busy
+    view.shutdown()
+
+
+def test_without_mnist_there_is_no_calibration_job(view, monkeypatch):
+    from mnist_desktop.data import datasets
+
+    monkeypatch.setattr(datasets, "find_dataset", lambda name="mnist", data_dir=None: None)
+    view.auto_calibrate = True
+    view._calibration = (None, None)
+    draw_seven(view)
+    assert not view.refresh_now().verdict.calibrated and not view.jobs.busy
+
+
+def test_integrated_gradients_follow_on_pen_up_only(view, qtbot):
+    """16 backward passes per map: while the pen moves the integrated overlay waits for the pen to lift."""
+    view.set_saliency_visible(True)
+    view.set_attribution_method("integrated")
+    view.canvas.begin_stroke((60, 60))
+    view.canvas.extend_stroke([(200, 60), (200, 120)])
+    view.refresh_now()
+    assert view.canvas.overlay() is None and not view._saliency_timer.isActive()
+    view.canvas.extend_stroke([(120, 240)])
+    view.canvas.end_stroke()
+    view.refresh_now()
+    assert view.canvas.overlay() is not None
+    assert "pen is lifted" in view.saliency_legend.text()

@@ -19,12 +19,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHB
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.jobs import Job, JobRunner
-from mnist_desktop.app.state import K_DATA_DIR, setting
+from mnist_desktop.app.state import K_DATA_DIR, K_FORM, setting
 from mnist_desktop.app.style import ERROR_COLOR, MUTED_TEXT
 from mnist_desktop.app.worker import DownloadProgress, DownloadWorker
 from mnist_desktop.data import DATASETS, DownloadError, find_dataset, get_info
 
-K_FORM = "train/"              # prefix of the Train view's form keys
 DATASET_TITLES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothing)"}
 
 
@@ -55,7 +54,19 @@ class DatasetPanel(QGroupBox):
         self.jobs = JobRunner(self, name="download")
         self.jobs.progressed.connect(self._on_job_progressed)
         self.jobs.finished.connect(self._on_job_finished)
+        self._build()
+        self._restore()
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
+        self.choose_button.clicked.connect(self.ask_folder)
+        self.download_button.clicked.connect(self.start_download)
+        self.cancel_button.clicked.connect(self.cancel_download)
+        self.subset_check.toggled.connect(self._on_subset_toggled)
+        self.subset_spin.valueChanged.connect(self._save)
+        self._show_download(False)
+        self._available = None
+        self.refresh()
 
+    def _build(self) -> None:
         self.dataset_combo = QComboBox()
         for name in DATASETS:
             self.dataset_combo.addItem(DATASET_TITLES.get(name, get_info(name).title), name)
@@ -102,21 +113,14 @@ class DatasetPanel(QGroupBox):
         layout.addLayout(bar_row)
         layout.addLayout(subset)
 
-        ## restore, then listen
+    def _restore(self) -> None:
+        """The dataset and subset last chosen (QSettings ``train/...``)."""
+        settings = self.settings
         index = self.dataset_combo.findData(setting(settings, K_FORM + "dataset", str, "mnist"))
         self.dataset_combo.setCurrentIndex(max(index, 0))
         self.subset_check.setChecked(setting(settings, K_FORM + "subset", bool, False))
         self.subset_spin.setValue(setting(settings, K_FORM + "per_class", int, 500))
         self.subset_spin.setEnabled(self.subset_check.isChecked())
-        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
-        self.choose_button.clicked.connect(self.ask_folder)
-        self.download_button.clicked.connect(self.start_download)
-        self.cancel_button.clicked.connect(self.cancel_download)
-        self.subset_check.toggled.connect(self._on_subset_toggled)
-        self.subset_spin.valueChanged.connect(self._save)
-        self._show_download(False)
-        self._available = None
-        self.refresh()
 
     # ---- what is chosen -------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ update runs, on the newest strokes.
 
 from __future__ import annotations
 
-
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,15 +26,27 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
 from mnist_desktop import shipped
 from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.imageio import load_image
-from mnist_desktop.app.state import AppState, LoadedModel
+from mnist_desktop.app.jobs import Job, JobRunner
+from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner, PreprocessPreview, ProbabilityChart
-from mnist_desktop.confidence import Calibration, Verdict, assess, find_calibration, outputs_and_features
+from mnist_desktop.confidence import (Calibration, Verdict, assess, cached_calibration_path, calibrate,
+                                      find_calibration, load_matching, outputs_and_features)
 from mnist_desktop.drawing import read_drawing, write_drawing
 from mnist_desktop.engine.serialize import ModelFileError, read_spec
 from mnist_desktop.engine.losses import outputs_to_probabilities
 from mnist_desktop.explain import ATTRIBUTION_LABELS, ATTRIBUTIONS, saliency_on_input
 from mnist_desktop.heatmap import heat_rgba
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
+
+log = logging.getLogger(__name__)
+
+
+def calibration_dir() -> Path:
+    """Where the window keeps the calibrations it computed (app data folder / calibrations)."""
+    folder = app_data_dir() / "calibrations"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
 
 OPEN_MODEL_TEXT = "Open model…"
 NO_MODEL_HINT = "No model loaded\nFile › Open model… (Ctrl+M)"
@@ -47,10 +59,11 @@ SALIENCY_LEGENDS = {   # what the overlay shows, per explain.ATTRIBUTIONS
     "strokes": "Strokes: bright = the ink that counted most for {digit} against the other digits "
                "(ink × gradient of its log-odds)",
     "integrated": "Integrated gradients: bright = the ink that counted most for {digit} "
-                  "(ink × gradient, averaged from a blank image)",
+                  "(ink × gradient, averaged from a blank image; follows when the pen is lifted)",
     "gradient": "|Gradient|: bright = where ink would change the score for {digit} most, gaps included "
                 "(|d score / d pixel|)",
 }
+SALIENCY_ON_PEN_UP = ("integrated",)   # 16 backward passes (the CNN: ~40-90 ms): not while the pen moves
 SALIENCY_EVERY_MS = 120   # while the pen is down the overlay follows at most this often (one backward pass
                           # and a full-canvas repaint each); the bars follow every move; pen up: at once
 
@@ -113,55 +126,14 @@ class DrawView(QWidget):
         self._test_digit: tuple[np.ndarray, np.ndarray] | None = None   # (canvas pixels, its 28x28) of show_digit
         self._choices: list[_Choice] = []
         self._calibration: tuple[LoadedModel | None, Calibration | None] = (None, None)
+        # A model without a calibration file gets one computed here, in the background, from the MNIST
+        # training digits if they are on this machine (kept in the app's data folder by the weights'
+        # digest). Off by default (tests, scripts); run_app turns it on.
+        self.auto_calibrate = False
+        self.jobs = JobRunner(self, name="calibrate")
+        self.jobs.finished.connect(self._on_job_finished)
 
-        ## left: canvas + pen controls
-        self.canvas = DrawingCanvas()
-        self.pen_slider = QSlider(Qt.Horizontal)
-        self.pen_slider.setRange(int(PEN_WIDTH_RANGE[0]), int(PEN_WIDTH_RANGE[1]))
-        self.pen_slider.setValue(round(self.canvas.pen_width))
-        self.pen_slider.setToolTip("Pen width in canvas pixels (the canvas is 280×280, like the drawing files)")
-        self.pen_slider.setMinimumWidth(100)
-        self.pen_label = QLabel()
-        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance("40 px") + 4)
-        self.undo_button = QPushButton("Undo")
-        self.undo_button.setToolTip("Undo the last stroke, clear or opened file (Ctrl+Z)")
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Clear the canvas (Del or Esc); Undo brings it back")
-        tools = QHBoxLayout()
-        tools.addWidget(QLabel("Pen"))
-        tools.addWidget(self.pen_slider, 1)
-        tools.addWidget(self.pen_label)
-        tools.addSpacing(12)
-        tools.addWidget(self.undo_button)
-        tools.addWidget(self.clear_button)
-        self._build_saliency_controls(tools)
-        left = QVBoxLayout()
-        left.addWidget(self.canvas, 1)
-        left.addLayout(tools)
-        left.addWidget(self.saliency_legend)
-
-        ## right: model picker, preview, prediction
-        self.model_picker = QComboBox()
-        self.model_picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.model_picker.setMinimumContentsLength(24)
-        self.model_picker.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.model_picker.setPlaceholderText("No model loaded")
-        self.model_picker.setToolTip("The network that reads your digit: name · architecture · MNIST test accuracy")
-        picker_row = QHBoxLayout()
-        picker_row.addWidget(QLabel("Model"))
-        picker_row.addWidget(self.model_picker, 1)
-
-        self.preview = PreprocessPreview()
-        preview_box = QGroupBox("How your drawing becomes the network's input")
-        QVBoxLayout(preview_box).addWidget(self.preview)
-        self.chart = ProbabilityChart()
-        chart_box = QGroupBox("Prediction")
-        QVBoxLayout(chart_box).addWidget(self.chart)
-        right = QVBoxLayout()
-        right.addLayout(picker_row)
-        right.addWidget(preview_box, 0)
-        right.addWidget(chart_box, 1)
-
+        left, right = self._build_left(), self._build_right()
         self.banner = MessageBanner()
         body = QHBoxLayout()
         body.addLayout(left, 11)
@@ -194,6 +166,58 @@ class DrawView(QWidget):
         self._populate_shipped()
         self._on_pen_slider_changed(self.pen_slider.value())
         self._on_state_model_changed(self.state.model)
+
+    def _build_left(self) -> QVBoxLayout:
+        """The canvas, the pen row (width, Undo, Clear, the saliency controls) and the saliency legend."""
+        self.canvas = DrawingCanvas()
+        self.pen_slider = QSlider(Qt.Horizontal)
+        self.pen_slider.setRange(int(PEN_WIDTH_RANGE[0]), int(PEN_WIDTH_RANGE[1]))
+        self.pen_slider.setValue(round(self.canvas.pen_width))
+        self.pen_slider.setToolTip("Pen width in canvas pixels (the canvas is 280×280, like the drawing files)")
+        self.pen_slider.setMinimumWidth(100)
+        self.pen_label = QLabel()
+        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance("40 px") + 4)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setToolTip("Undo the last stroke, clear or opened file (Ctrl+Z)")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear the canvas (Del or Esc); Undo brings it back")
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen_slider, 1)
+        tools.addWidget(self.pen_label)
+        tools.addSpacing(12)
+        tools.addWidget(self.undo_button)
+        tools.addWidget(self.clear_button)
+        self._build_saliency_controls(tools)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(tools)
+        left.addWidget(self.saliency_legend)
+        return left
+
+    def _build_right(self) -> QVBoxLayout:
+        """The model picker, the preprocessing preview and the prediction."""
+        self.model_picker = QComboBox()
+        self.model_picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.model_picker.setMinimumContentsLength(24)
+        self.model_picker.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.model_picker.setPlaceholderText("No model loaded")
+        self.model_picker.setToolTip("The network that reads your digit: name · architecture · MNIST test accuracy")
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(QLabel("Model"))
+        picker_row.addWidget(self.model_picker, 1)
+
+        self.preview = PreprocessPreview()
+        preview_box = QGroupBox("How your drawing becomes the network's input")
+        QVBoxLayout(preview_box).addWidget(self.preview)
+        self.chart = ProbabilityChart()
+        chart_box = QGroupBox("Prediction")
+        QVBoxLayout(chart_box).addWidget(self.chart)
+        right = QVBoxLayout()
+        right.addLayout(picker_row)
+        right.addWidget(preview_box, 0)
+        right.addWidget(chart_box, 1)
+        return right
 
     def _build_saliency_controls(self, tools: QHBoxLayout) -> None:
         """The saliency toggle (end of the pen row) and its legend line (under it, shown while on)."""
@@ -448,9 +472,12 @@ class DrawView(QWidget):
         else:
             self.chart.set_probabilities(probs, verdict=verdict)
         if self.saliency_visible and self.canvas.is_drawing() and probs is not None:
-            self._pending_saliency = (pre, probs, model)        # the newest state, drawn by the timer
-            if not self._saliency_timer.isActive():
-                self._saliency_timer.start()
+            if self.attribution_method in SALIENCY_ON_PEN_UP:
+                pass                                            # the overlay of the last pen-up stays
+            else:
+                self._pending_saliency = (pre, probs, model)    # the newest state, drawn by the timer
+                if not self._saliency_timer.isActive():
+                    self._saliency_timer.start()
         else:
             self._saliency_timer.stop()
             self._pending_saliency = None
@@ -461,10 +488,52 @@ class DrawView(QWidget):
         self.prediction_updated.emit(self._prediction)
 
     def _calibration_of(self, model: LoadedModel) -> Calibration | None:
-        """The model's calibration file (beside it, for these weights), looked up once per model."""
+        """The model's calibration: the file beside it, else one this window computed before (app data
+        folder), for these weights; looked up once per model. Without one, ``auto_calibrate`` starts
+        computing it; until then the verdict uses the shape rules only."""
         if self._calibration[0] is not model:
-            self._calibration = (model, find_calibration(model.net, model.path))
+            cal = find_calibration(model.net, model.path)
+            if cal is None:
+                cal = load_matching(cached_calibration_path(calibration_dir(), model.net), model.net)
+            self._calibration = (model, cal)
+            if cal is None and self.auto_calibrate:
+                self._start_calibration(model)
         return self._calibration[1]
+
+    def _start_calibration(self, model: LoadedModel) -> None:
+        from mnist_desktop.data.datasets import find_dataset
+
+        folder = find_dataset("mnist")          # never downloads: only digits already on this machine
+        if folder is None:
+            log.info("no MNIST training digits found: %s keeps the shape rules only", model.label)
+            return
+        net = model.net.copy()                  # the view keeps predicting with the original meanwhile
+
+        def work(job: Job) -> Calibration:
+            from mnist_desktop.data import load_dataset
+
+            data = load_dataset("mnist", folder)
+            return calibrate(net, data.x_train, data.y_train, should_stop=job.is_cancelled)
+
+        self.jobs.start("calibrate", work, model=model)
+
+    def _on_job_finished(self, job: Job) -> None:
+        model = job.info.get("model")
+        if job.error is not None:
+            log.warning("could not calibrate %s: %s", getattr(model, "label", "the model"), job.error)
+            return
+        cal: Calibration = job.result
+        try:
+            cal.save(cached_calibration_path(calibration_dir(), model.net))
+        except OSError as exc:
+            log.warning("could not keep the calibration: %s", exc)
+        if self._calibration[0] is model:
+            self._calibration = (model, cal)
+            self._schedule()
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Stop a background calibration (the window is closing)."""
+        self.jobs.shutdown(timeout)
 
     def _update_saliency(self, pre: Preprocessed | None, probs: np.ndarray | None,
                          model: LoadedModel | None) -> None:

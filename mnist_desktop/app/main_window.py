@@ -377,6 +377,26 @@ def _quiet_offscreen_notices(mode, context, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def _save_screenshot(app: QApplication, window: MainWindow, path) -> int:
+    """Show the window offscreen, let the current view finish its background work (bounded), save it as
+    a PNG at ``path`` and close it: 0, or 1 if the file could not be written."""
+    window.show()
+    app.processEvents()
+    window.draw_view.refresh_now()
+    prepare = getattr(window.tabs.currentWidget(), "prepare_screenshot", None)
+    if callable(prepare):   # a view with background work waits for it (bounded)
+        prepare()
+    app.processEvents()
+    ok = window.grab().save(str(path), "PNG")
+    window.close()
+    window.deleteLater()
+    if not ok:
+        print(f"mnist-desktop: could not write {path}", file=sys.stderr)
+        return 1
+    print(f"saved {path} ({window.width()}x{window.height()})")
+    return 0
+
+
 def run_app(args) -> int:
     """The GUI entry point (cli.py calls it with no subcommand). args: .model, .screenshot, .view, .size.
 
@@ -407,6 +427,7 @@ def run_app(args) -> int:
     configure_pyqtgraph()
 
     window = MainWindow(persist=not (screenshot or mark))
+    window.draw_view.auto_calibrate = not (screenshot or mark)   # a model without a .calib gets one computed
     window.load_startup_model(getattr(args, "model", None))
     if getattr(args, "view", None):
         try:
@@ -422,22 +443,7 @@ def run_app(args) -> int:
         window.resize(*(size or (1280, 800)))
 
     if screenshot:
-        window.show()
-        app.processEvents()
-        window.draw_view.refresh_now()
-        prepare = getattr(window.tabs.currentWidget(), "prepare_screenshot", None)
-        if callable(prepare):   # a view with background work waits for it (bounded)
-            prepare()
-        app.processEvents()
-        ok = window.grab().save(str(screenshot), "PNG")
-        window.close()
-        window.deleteLater()
-        if not ok:
-            print(f"mnist-desktop: could not write {screenshot}", file=sys.stderr)
-            return 1
-        print(f"saved {screenshot} ({window.width()}x{window.height()})")
-        return 0
-
+        return _save_screenshot(app, window, screenshot)
     window.show()
     if mark:
         app.processEvents()

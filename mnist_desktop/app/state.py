@@ -20,13 +20,14 @@ from PySide6.QtCore import QCoreApplication, QObject, QSettings, QStandardPaths,
 from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.serialize import ModelFileError, load, read_spec
 
-__all__ = ["AppState", "LoadedModel", "ModelFileError", "K_DATA_DIR", "K_LAST_DIR", "MODEL_FILTER", "setting",
-           "app_data_dir", "model_file_label", "ORGANIZATION", "APPLICATION"]
+__all__ = ["AppState", "LoadedModel", "ModelFileError", "K_DATA_DIR", "K_FORM", "K_LAST_DIR", "MODEL_FILTER",
+           "setting", "app_data_dir", "model_file_label", "ORGANIZATION", "APPLICATION"]
 
 ORGANIZATION = APPLICATION = "mnist-desktop"      # QSettings and QStandardPaths names
 
 K_DATA_DIR = "data/dir"                           # the folder the user chose for the IDX files (Train, Evaluate)
 K_LAST_DIR = "files/last_dir"                     # the folder of the last file opened or saved (dialogs start there)
+K_FORM = "train/"                                 # prefix of the Train view's keys (data panel and form)
 MODEL_FILTER = "Models (*.npz);;All files (*)"    # file dialogs for model files
 
 

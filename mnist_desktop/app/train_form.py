@@ -18,8 +18,7 @@ from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget)
 
-from mnist_desktop.app.data_panel import K_FORM
-from mnist_desktop.app.state import setting
+from mnist_desktop.app.state import K_FORM, setting
 from mnist_desktop.app.style import ERROR_COLOR, MUTED_TEXT
 from mnist_desktop.data import AUGMENTATIONS
 from mnist_desktop.engine.optim import OPTIMIZERS, SCHEDULES
@@ -34,6 +33,11 @@ AUGMENT_TIPS = {
     "shift": "Move each training image by up to 2 pixels in each direction.",
     "scale": "Shrink or enlarge each training image by up to 10%.",
     "thickness": "Make the strokes of each training image randomly thicker or thinner, like different pens.",
+    "shear": "Slant each training image left or right (up to about 14°), as people's writing leans.",
+    "elastic": "Bend the strokes of each training image a little with a smooth random warp (up to 1 pixel), "
+               "like a wobbly hand.",
+    "styles": "Draw some training digits in handwriting styles MNIST lacks: slashed zeros, ones with a flag "
+              "and foot, crossed sevens, open-top fours, straight-stemmed or hooked nines, twos with a loop.",
 }
 
 
@@ -99,8 +103,25 @@ class TrainForm(QWidget):
         super().__init__(parent)
         self.settings, self.persist = settings, persist
         self._restoring = True
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._build_network_box())
+        layout.addWidget(self._build_training_box())
 
-        ## architecture
+        ## fill: the stored form, else the default preset's settings
+        self._restore()
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        self.layers_edit.textChanged.connect(self._on_layers_changed)
+        for w in (self.activation_combo, self.optimizer_combo, self.schedule_combo):
+            w.currentIndexChanged.connect(self._on_field_changed)
+        for w in (self.lr_spin, self.batch_spin, self.epochs_spin, self.l2_spin, self.dropout_spin, self.seed_spin):
+            w.valueChanged.connect(self._on_field_changed)
+        for check in self.augment_checks.values():
+            check.toggled.connect(self._on_field_changed)
+        self._restoring = False
+
+    def _build_network_box(self) -> QGroupBox:
+        """A preset, or a custom MLP's layer sizes and activation."""
         arch_box = QGroupBox("Network")
         self.preset_combo = QComboBox()
         for name, preset in PRESETS.items():
@@ -133,8 +154,10 @@ class TrainForm(QWidget):
         arch.addWidget(self.summary_label)
         arch.addWidget(self._custom_row)
         arch.addWidget(self.layers_error)
+        return arch_box
 
-        ## training settings
+    def _build_training_box(self) -> QGroupBox:
+        """Optimizer, learning rate and schedule, batch size, epochs, regularisation, augmentation, seed."""
         train_box = QGroupBox("Training")
         self.optimizer_combo = QComboBox()
         self.optimizer_combo.addItems(list(OPTIMIZERS))
@@ -166,18 +189,7 @@ class TrainForm(QWidget):
         self._dropout_tip = ("Dropout: the fraction of hidden units switched off at random in each training "
                              "step (MLPs), against overfitting. 0 turns it off.")
         self.dropout_spin.setToolTip(self._dropout_tip)
-        self.augment_checks: dict[str, QCheckBox] = {}
-        aug = QGridLayout()
-        aug.setContentsMargins(0, 0, 0, 0)
-        for i, name in enumerate(AUGMENTATIONS):
-            check = QCheckBox(name)
-            check.setToolTip(AUGMENT_TIPS.get(name, name) + " Only training images are changed.")
-            self.augment_checks[name] = check
-            aug.addWidget(check, i // 2, i % 2)
-        aug_widget = QWidget()
-        aug_widget.setLayout(aug)
-        aug_widget.setToolTip("Augmentation: random changes to the training images, a new one every time an "
-                              "image is used, so the network sees more variety.")
+        aug_widget = self._build_augment_checks()
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2_147_483_647)
         self.seed_spin.setToolTip("Random seed for the initial weights, the shuffling, dropout and "
@@ -191,23 +203,22 @@ class TrainForm(QWidget):
             row_label = QLabel(label)
             row_label.setToolTip(field.toolTip())
             form.addRow(row_label, field)
+        return train_box
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(arch_box)
-        layout.addWidget(train_box)
-
-        ## fill: the stored form, else the default preset's settings
-        self._restore()
-        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
-        self.layers_edit.textChanged.connect(self._on_layers_changed)
-        for w in (self.activation_combo, self.optimizer_combo, self.schedule_combo):
-            w.currentIndexChanged.connect(self._on_field_changed)
-        for w in (self.lr_spin, self.batch_spin, self.epochs_spin, self.l2_spin, self.dropout_spin, self.seed_spin):
-            w.valueChanged.connect(self._on_field_changed)
-        for check in self.augment_checks.values():
-            check.toggled.connect(self._on_field_changed)
-        self._restoring = False
+    def _build_augment_checks(self) -> QWidget:
+        self.augment_checks: dict[str, QCheckBox] = {}
+        aug = QGridLayout()
+        aug.setContentsMargins(0, 0, 0, 0)
+        for i, name in enumerate(AUGMENTATIONS):
+            check = QCheckBox(name)
+            check.setToolTip(AUGMENT_TIPS.get(name, name) + " Only training images are changed.")
+            self.augment_checks[name] = check
+            aug.addWidget(check, i // 2, i % 2)
+        aug_widget = QWidget()
+        aug_widget.setLayout(aug)
+        aug_widget.setToolTip("Augmentation: random changes to the training images, a new one every time an "
+                              "image is used, so the network sees more variety.")
+        return aug_widget
 
     # ---- reading the form -------------------------------------------------------------------------------------
 

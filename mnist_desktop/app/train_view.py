@@ -82,8 +82,31 @@ class TrainView(QWidget):
         self.banner = MessageBanner()
         self.data_panel = DatasetPanel(settings, persist)
         self.form = TrainForm(settings, persist)
+        body = QHBoxLayout()
+        body.addWidget(self._build_left())
+        body.addLayout(self._build_right(), 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.addWidget(self.banner)
+        layout.addLayout(body, 1)
 
-        ## left: the form (scrolls on small screens) and the run buttons (always visible)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self._on_pause_button_clicked)
+        self.stop_button.clicked.connect(self.stop)
+        self.save_button.clicked.connect(self.ask_save_model)
+        self.use_button.clicked.connect(self.use_in_draw)
+        self.data_panel.availability_changed.connect(self._on_data_availability_changed)
+        self.form.changed.connect(self._on_form_changed)
+        self.jobs.progressed.connect(self._on_job_progressed)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.plots.clear(self.form.epochs_spin.value())
+        self._set_idle_status()
+        self._update_buttons()
+
+    # ---- building ----------------------------------------------------------------------------------------------
+
+    def _build_left(self) -> QWidget:
+        """The data panel and the form (scrolling on small screens) above Start / Pause / Stop (always visible)."""
         form_box = QWidget()
         form_layout = QVBoxLayout(form_box)
         form_layout.setContentsMargins(0, 0, 6, 0)
@@ -113,12 +136,36 @@ class TrainView(QWidget):
         left_widget.setLayout(left)
         left.setContentsMargins(0, 0, 0, 0)
         left_widget.setFixedWidth(FORM_WIDTH)
+        return left_widget
 
-        ## right: progress, plots, log, the result
+    def _build_right(self) -> QVBoxLayout:
+        """Progress, plots, the log of epoch lines, the result."""
         self.status_label = QLabel()
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         # its text changes 20 times a second: a fixed size hint keeps that from re-laying out the view
         self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        bars = self._build_bars()
+        self.plots = TrainingPlots()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setToolTip("One line per epoch, as `mnist-desktop train` prints them.")
+        mono = QFontDatabase.systemFont(QFontDatabase.FixedFont)
+        mono.setPointSizeF(mono.pointSizeF() * 0.9)     # an epoch line (~90 characters) fits a 1024-px window
+        self.log.setFont(mono)
+        self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.log.setFixedHeight(5 * self.log.fontMetrics().lineSpacing() + 12)
+        self.log.setPlaceholderText("The epoch lines of the run appear here.")
+        result_row = self._build_result_row()
+        right = QVBoxLayout()
+        right.addWidget(self.status_label)
+        right.addLayout(bars)
+        right.addWidget(self.plots, 1)
+        right.addWidget(self.log)
+        right.addLayout(result_row)
+        return right
+
+    def _build_bars(self) -> QGridLayout:
+        """This epoch's and the whole run's progress."""
         self.epoch_bar = QProgressBar()
         self.epoch_bar.setToolTip("This epoch's batches")
         self.run_bar = QProgressBar()
@@ -135,16 +182,10 @@ class TrainView(QWidget):
         bars.addWidget(QLabel("Run"), 1, 0)
         bars.addWidget(self.run_bar, 1, 1)
         bars.setColumnStretch(1, 1)
-        self.plots = TrainingPlots()
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setToolTip("One line per epoch, as `mnist-desktop train` prints them.")
-        mono = QFontDatabase.systemFont(QFontDatabase.FixedFont)
-        mono.setPointSizeF(mono.pointSizeF() * 0.9)     # an epoch line (~90 characters) fits a 1024-px window
-        self.log.setFont(mono)
-        self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
-        self.log.setFixedHeight(5 * self.log.fontMetrics().lineSpacing() + 12)
-        self.log.setPlaceholderText("The epoch lines of the run appear here.")
+        return bars
+
+    def _build_result_row(self) -> QHBoxLayout:
+        """What the run left to keep, Save model… and Use in Draw view."""
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
         self.result_label.setStyleSheet(f"color: {MUTED_TEXT};")
@@ -157,33 +198,7 @@ class TrainView(QWidget):
         result_row.addWidget(self.result_label, 1)
         result_row.addWidget(self.save_button)
         result_row.addWidget(self.use_button)
-        right = QVBoxLayout()
-        right.addWidget(self.status_label)
-        right.addLayout(bars)
-        right.addWidget(self.plots, 1)
-        right.addWidget(self.log)
-        right.addLayout(result_row)
-
-        body = QHBoxLayout()
-        body.addWidget(left_widget)
-        body.addLayout(right, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 6)
-        layout.addWidget(self.banner)
-        layout.addLayout(body, 1)
-
-        self.start_button.clicked.connect(self.start)
-        self.pause_button.clicked.connect(self._on_pause_button_clicked)
-        self.stop_button.clicked.connect(self.stop)
-        self.save_button.clicked.connect(self.ask_save_model)
-        self.use_button.clicked.connect(self.use_in_draw)
-        self.data_panel.availability_changed.connect(self._on_data_availability_changed)
-        self.form.changed.connect(self._on_form_changed)
-        self.jobs.progressed.connect(self._on_job_progressed)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.plots.clear(self.form.epochs_spin.value())
-        self._set_idle_status()
-        self._update_buttons()
+        return result_row
 
     # ---- state -------------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QPalette, QPen
 from PySide6.QtWidgets import (QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -204,17 +204,23 @@ class ProbabilityChart(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._build_head())
+        layout.addWidget(self._build_plot(), 1)
+        self._probs: np.ndarray | None = None
+        self._digit_color = ""
+        self._verdict_text = ""
+        self.set_probabilities(None, "Draw a digit")
+
+    def _build_head(self) -> QHBoxLayout:
+        """The top digit in large type, its probability, the runner-up."""
         self.digit_label = QLabel("?")
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 3.6)
-        f.setBold(True)
-        self.digit_label.setFont(f)
+        self.digit_label.setFont(scaled_font(self.font(), 3.6, bold=True))
         self.digit_label.setMinimumWidth(self.digit_label.fontMetrics().horizontalAdvance("8") + 12)
         self.digit_label.setAlignment(Qt.AlignCenter)
         self.detail_label = QLabel()
-        f2 = QFont(self.font())
-        f2.setPointSizeF(f2.pointSizeF() * 1.35)
-        self.detail_label.setFont(f2)
+        self.detail_label.setFont(scaled_font(self.font(), 1.35))
         self.runner_label = QLabel()
         self.runner_label.setStyleSheet(f"color: {MUTED_TEXT};")
         text = QVBoxLayout()
@@ -226,7 +232,10 @@ class ProbabilityChart(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.digit_label)
         head.addLayout(text, 1)
+        return head
 
+    def _build_plot(self) -> pg.PlotWidget:
+        """Ten bars with their values above them, and a hint in the middle when there are none."""
         self.plot = pg.PlotWidget(background=PLOT_BACKGROUND)
         self.plot.setMinimumHeight(110)
         item = self.plot.getPlotItem()
@@ -242,9 +251,7 @@ class ProbabilityChart(QWidget):
         for axis in (bottom, left):
             axis.setPen(pg.mkPen(PLOT_FOREGROUND))
             axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))
-        tick_font = QFont(self.font())
-        tick_font.setPointSizeF(tick_font.pointSizeF() * 1.1)
-        bottom.setStyle(tickFont=tick_font)
+        bottom.setStyle(tickFont=scaled_font(self.font(), 1.1))
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.72,
                                     brush=BAR_COLOR, pen=pg.mkPen(None))
         item.addItem(self.bars)
@@ -255,21 +262,11 @@ class ProbabilityChart(QWidget):
             item.addItem(t)
             self._values.append(t)
         self.hint = pg.TextItem("", color=MUTED_TEXT, anchor=(0.5, 0.5))
-        hint_font = QFont(self.font())
-        hint_font.setPointSizeF(hint_font.pointSizeF() * 1.4)
-        self.hint.setFont(hint_font)
+        self.hint.setFont(scaled_font(self.font(), 1.4))
         self.hint.setTextWidth(360)
         self.hint.setPos(4.5, 0.55)
         item.addItem(self.hint)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(head)
-        layout.addWidget(self.plot, 1)
-        self._probs: np.ndarray | None = None
-        self._digit_color = ""
-        self._verdict_text = ""
-        self.set_probabilities(None, "Draw a digit")
+        return self.plot
 
     def _set_digit_color(self, color: str) -> None:
         if color != self._digit_color:   # a style sheet re-polishes the widget: only on a change

@@ -1,7 +1,9 @@
-"""Training-time augmentation: random rotation, shift, scale and stroke thickness, for whole batches at once.
+"""Training-time augmentation: random rotation, shift, scale, stroke thickness, slant (shear), elastic
+wobble and handwriting styles (data/styles.py), for whole batches at once.
 
     augment = make_augmenter(["rotate", "shift", "scale", "thickness"])   # what Trainer(augment=) takes
     xb = augment(xb, rng)                  # (N, 784) float32 in [0, 1] -> same shape, new array
+    xb = make_augmenter(["styles", "rotate"])(xb, rng, yb)   # "styles" also needs the labels
 
 Every image gets its own random parameters drawn from ``rng``, so a seeded run repeats exactly. The
 geometric ops (rotate, scale, shift) compose into ONE affine map per image, applied by ``affine_transform``
@@ -22,22 +24,26 @@ from functools import lru_cache
 
 import numpy as np
 
-AUGMENTATIONS = ("rotate", "shift", "scale", "thickness")
-DEFAULTS = {"max_angle": 15.0, "max_shift": 2.0, "scale_range": (0.9, 1.1), "max_thickness": 1.0}
+AUGMENTATIONS = ("rotate", "shift", "scale", "thickness", "shear", "elastic", "styles")
+# ops that need each image's label (the Trainer passes them: ``augmenter(x, rng, labels)``)
+LABEL_OPS = ("styles",)
+DEFAULTS = {"max_angle": 15.0, "max_shift": 2.0, "scale_range": (0.9, 1.1), "max_thickness": 1.0,
+            "max_shear": 0.25, "elastic_px": 1.0}
 
 
 # ---- the exact building blocks ---------------------------------------------------------------------
 
-def pull_matrices(angle=0.0, scale=1.0, dx=0.0, dy=0.0) -> np.ndarray:
+def pull_matrices(angle=0.0, scale=1.0, dx=0.0, dy=0.0, shear=0.0) -> np.ndarray:
     """(N, 2, 3) float64 maps for ``affine_transform`` that turn each image by ``angle`` degrees
-    (counter-clockwise as displayed) and scale it by ``scale``, both about the centre, then move it by
-    (dx, dy) pixels (right, down). Arguments are scalars or (N,) arrays (broadcast together).
+    (counter-clockwise as displayed) and scale it by ``scale``, both about the centre, slant it by
+    ``shear`` (x += shear * y about the centre: > 0 leans the top to the left, as y points down), then move
+    it by (dx, dy) pixels (right, down). Arguments are scalars or (N,) arrays (broadcast together).
 
     The matrices map an output pixel to where it is read from in the input (the inverse of the motion):
-    p = R(angle)^T (q - t) / scale.
+    p = R(angle)^T Sh^-1 (q - t) / scale.
     """
-    angle, scale, dx, dy = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, np.float64))
-                                                 for v in (angle, scale, dx, dy)))
+    angle, scale, dx, dy, shear = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, np.float64))
+                                                        for v in (angle, scale, dx, dy, shear)))
     if np.any(scale <= 0):
         raise ValueError("scale must be > 0")
     rad = np.deg2rad(angle)
@@ -49,6 +55,9 @@ def pull_matrices(angle=0.0, scale=1.0, dx=0.0, dy=0.0) -> np.ndarray:
     # motion in (x, y-down) coordinates: q = scale * [[c, s], [-s, c]] p + t; below is its inverse
     m[:, 0, 0], m[:, 0, 1] = c / scale, -s / scale
     m[:, 1, 0], m[:, 1, 1] = s / scale, c / scale
+    if np.any(shear != 0):  # (sR)^-1 Sh^-1 with Sh = [[1, k], [0, 1]]: the second column gains -k x the first
+        m[:, 0, 1] -= shear * m[:, 0, 0]
+        m[:, 1, 1] -= shear * m[:, 1, 0]
     m[:, 0, 2] = -(m[:, 0, 0] * dx + m[:, 0, 1] * dy)
     m[:, 1, 2] = -(m[:, 1, 0] * dx + m[:, 1, 1] * dy)
     return m
@@ -98,8 +107,9 @@ def _pad(images: np.ndarray, dt) -> np.ndarray:
     return pad
 
 
-def _affine_padded(pad: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """Bilinear resampling of zero-bordered images ``pad`` (N, H+4, W+4) -> new (N, H, W) array."""
+def _affine_padded(pad: np.ndarray, matrices: np.ndarray, displacement: np.ndarray | None = None) -> np.ndarray:
+    """Bilinear resampling of zero-bordered images ``pad`` (N, H+4, W+4) -> new (N, H, W) array.
+    ``displacement`` (N, 2, H*W), if given, is added to every output pixel's source (x, y) (elastic warps)."""
     N, Hp, Wp = pad.shape
     H, W = Hp - 2 * _P, Wp - 2 * _P
     HW, dt = H * W, pad.dtype
@@ -107,6 +117,8 @@ def _affine_padded(pad: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     m[:, 0, 2] += (W - 1) / 2 + _P                      # centred -> padded column / row, exact
     m[:, 1, 2] += (H - 1) / 2 + _P
     s = np.matmul(m, _grid(H, W, dt), out=_buffer("s", (N, 2, HW), dt))  # source (column, row) in pad
+    if displacement is not None:
+        s += displacement
     corner = np.floor(s, out=_buffer("corner", (N, 2, HW), dt))          # top-left of the 2 x 2 neighbours
     s -= corner                                         # fractions in [0, 1)
     # a corner 2+ pixels outside the image is clipped to where both of its neighbours are border zeros
@@ -207,7 +219,7 @@ def _check_ops(ops) -> list[str]:
     return ops
 
 
-def _check_params(max_angle, max_shift, scale_range, max_thickness) -> None:
+def _check_params(max_angle, max_shift, scale_range, max_thickness, max_shear=0.25, elastic_px=1.0) -> None:
     if not (math.isfinite(max_angle) and 0 <= max_angle <= 180):
         raise ValueError(f"max_angle must be between 0 and 180 degrees, got {max_angle}")
     if not (math.isfinite(max_shift) and 0 <= max_shift <= 14):
@@ -217,19 +229,52 @@ def _check_params(max_angle, max_shift, scale_range, max_thickness) -> None:
         raise ValueError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
     if not 0 <= max_thickness <= 1:
         raise ValueError(f"max_thickness must be between 0 and 1, got {max_thickness}")
+    if not (math.isfinite(max_shear) and 0 <= max_shear <= 1):
+        raise ValueError(f"max_shear must be between 0 and 1, got {max_shear}")
+    if not (math.isfinite(elastic_px) and 0 <= elastic_px <= 5):
+        raise ValueError(f"elastic_px must be between 0 and 5 pixels, got {elastic_px}")
+
+
+ELASTIC_GRID = 4  # control points per side of the smooth random displacement field
+
+
+@lru_cache(maxsize=4)
+def _upsample(n_out: int, n_in: int = ELASTIC_GRID) -> np.ndarray:
+    """(n_out, n_in) linear interpolation from ``n_in`` control points spread over ``n_out`` pixels."""
+    pos = np.linspace(0, n_in - 1, n_out)
+    lo = np.minimum(np.floor(pos).astype(int), n_in - 2)
+    frac = pos - lo
+    u = np.zeros((n_out, n_in))
+    u[np.arange(n_out), lo] = 1 - frac
+    u[np.arange(n_out), lo + 1] = frac
+    u.flags.writeable = False
+    return u
+
+
+def elastic_field(n: int, side: int, rng: np.random.Generator, amplitude: float) -> np.ndarray:
+    """(n, 2, side * side) float32: smooth random displacements (x, y) in pixels, one field per image: a
+    4 x 4 grid of Gaussian control vectors (standard deviation ``amplitude`` / 2, clipped to ``amplitude``)
+    interpolated bilinearly over the image, so strokes bend and wobble a little, as a hand does."""
+    g = np.clip(rng.normal(0.0, amplitude / 2, (n, 2, ELASTIC_GRID, ELASTIC_GRID)), -amplitude, amplitude)
+    u = _upsample(side)
+    return (u @ g @ u.T).astype(np.float32).reshape(n, 2, side * side)
 
 
 def augment_batch(x: np.ndarray, rng: np.random.Generator, ops, *, max_angle: float = 15.0,
                   max_shift: float = 2.0, scale_range: tuple[float, float] = (0.9, 1.1),
-                  max_thickness: float = 1.0) -> np.ndarray:
+                  max_thickness: float = 1.0, max_shear: float = 0.25, elastic_px: float = 1.0,
+                  labels: np.ndarray | None = None) -> np.ndarray:
     """x: (N, 784) (or (N, 28, 28)) float32 in [0, 1] -> a new float32 array of the same shape, in [0, 1].
 
-    Per image: thickness amount ~ U(-max_thickness, max_thickness), angle ~ U(-max_angle, max_angle)
-    degrees, scale ~ U(scale_range), shift ~ U(-max_shift, max_shift) pixels on each axis; only the
-    listed ``ops`` are drawn and applied. ``x`` is never modified.
+    Per image: "styles" first (``data.styles.stylize``: a slash through some zeros, a flag and foot on
+    some ones, a bar through some sevens, some fours, nines and twos redrawn in other hands; needs
+    ``labels``, the (N,) digits), then thickness amount ~ U(-max_thickness, max_thickness), then one
+    resampling: angle ~ U(-max_angle, max_angle) degrees, scale ~ U(scale_range), shear ~ U(-max_shear,
+    max_shear), shift ~ U(-max_shift, max_shift) pixels on each axis, plus an elastic field of up to
+    ``elastic_px`` pixels; only the listed ``ops`` are drawn and applied. ``x`` is never modified.
     """
     ops = _check_ops(ops)
-    _check_params(max_angle, max_shift, scale_range, max_thickness)
+    _check_params(max_angle, max_shift, scale_range, max_thickness, max_shear, elastic_px)
     x = np.asarray(x)
     shape = x.shape
     N = shape[0]
@@ -239,14 +284,22 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, ops, *, max_angle: fl
     images = x.reshape(N, side, side)
     if N == 0 or not ops:
         return images.astype(np.float32).reshape(shape)
+    if "styles" in ops:
+        if labels is None:
+            raise ValueError("the 'styles' augmentation needs the images' labels")
+        from .styles import stylize
+
+        images = stylize(images, np.asarray(labels), rng)
     pad = _pad(images, np.float32)
     if "thickness" in ops:
         _thickness_padded(pad, rng.uniform(-max_thickness, max_thickness, N))
-    if any(op != "thickness" for op in ops):
+    if any(op in ops for op in ("rotate", "scale", "shift", "shear", "elastic")):
         angle = rng.uniform(-max_angle, max_angle, N) if "rotate" in ops else 0.0
         scale = rng.uniform(*scale_range, N) if "scale" in ops else 1.0
         dx, dy = rng.uniform(-max_shift, max_shift, (2, N)) if "shift" in ops else (0.0, 0.0)
-        images = _affine_padded(pad, pull_matrices(angle, scale, dx, dy))
+        shear = rng.uniform(-max_shear, max_shear, N) if "shear" in ops else 0.0
+        field = elastic_field(N, side, rng, elastic_px) if "elastic" in ops else None
+        images = _affine_padded(pad, pull_matrices(angle, scale, dx, dy, shear), field)
     else:
         images = pad[:, _P:-_P, _P:-_P].copy()
     return np.clip(images, 0.0, 1.0, out=images).reshape(shape)
@@ -264,8 +317,13 @@ class Augmenter:
         self.params = {**DEFAULTS, **params}
         _check_params(**self.params)
 
-    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return augment_batch(x, rng, self.ops, **self.params)
+    @property
+    def uses_labels(self) -> bool:
+        """True if an op needs the labels: ``Trainer`` then calls ``augmenter(x, rng, labels)``."""
+        return any(op in LABEL_OPS for op in self.ops)
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator, labels: np.ndarray | None = None) -> np.ndarray:
+        return augment_batch(x, rng, self.ops, labels=labels, **self.params)
 
     def __repr__(self) -> str:
         return f"Augmenter({self.ops}, {', '.join(f'{k}={v}' for k, v in self.params.items())})"

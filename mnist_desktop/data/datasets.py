@@ -22,7 +22,6 @@ import gzip
 import hashlib
 import http.client
 import os
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -34,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine.serialize import new_file_mode
+from ..fileio import atomic_write
 from .idx import IDXError, read_idx
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -395,58 +394,55 @@ class _MirrorFailed(Exception):
 
 def _fetch(url: str, target: Path, f: DataFile, progress, cancel, timeout: float) -> None:
     """Stream ``url`` into a temp file beside ``target``, verify it, rename it to ``target``."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-            try:
-                response = urllib.request.urlopen(request, timeout=timeout)
-            except urllib.error.HTTPError as exc:
-                exc.close()  # it holds the error page's connection
-                raise _MirrorFailed(f"HTTP error {exc.code} {exc.reason}") from None
-            except urllib.error.URLError as exc:
-                raise _MirrorFailed(f"cannot connect ({exc.reason})") from None
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                raise _MirrorFailed(f"cannot connect ({type(exc).__name__}: {exc})") from None
-            with response:
-                length = response.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else f.size
-                limit = 2 * f.size + (1 << 20) if f.size else None  # a runaway stream is not our file
-                done = 0
+    received = 0
+
+    def stream(out) -> None:
+        nonlocal received
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the error page's connection
+            raise _MirrorFailed(f"HTTP error {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise _MirrorFailed(f"cannot connect ({exc.reason})") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise _MirrorFailed(f"cannot connect ({type(exc).__name__}: {exc})") from None
+        with response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else f.size
+            limit = 2 * f.size + (1 << 20) if f.size else None  # a runaway stream is not our file
+            done = 0
+            if progress:
+                progress(f.name, 0, total)
+            while True:
+                if cancel is not None and cancel():
+                    raise DownloadCancelled(f"download of {f.name} cancelled")
+                try:
+                    chunk = response.read(_CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _MirrorFailed(f"connection lost after {done:,} bytes "
+                                        f"({type(exc).__name__}: {exc})") from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                done += len(chunk)
+                received = done
                 if progress:
-                    progress(f.name, 0, total)
-                while True:
-                    if cancel is not None and cancel():
-                        raise DownloadCancelled(f"download of {f.name} cancelled")
-                    try:
-                        chunk = response.read(_CHUNK)
-                    except (OSError, http.client.HTTPException) as exc:
-                        raise _MirrorFailed(f"connection lost after {done:,} bytes "
-                                            f"({type(exc).__name__}: {exc})") from None
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(f.name, done, total)
-                    if limit is not None and done > limit:
-                        raise _MirrorFailed(f"sent more than {limit:,} bytes; expected {f.size:,}")
-                if length and length.isdigit() and done != int(length):
-                    # http.client ends a body cut short quietly; the checksum would catch it, but say why
-                    raise _MirrorFailed(f"connection closed after {done:,} of {int(length):,} bytes")
-            out.flush()
-            os.fsync(out.fileno())
+                    progress(f.name, done, total)
+                if limit is not None and done > limit:
+                    raise _MirrorFailed(f"sent more than {limit:,} bytes; expected {f.size:,}")
+            if length and length.isdigit() and done != int(length):
+                # http.client ends a body cut short quietly; the checksum would catch it, but say why
+                raise _MirrorFailed(f"connection closed after {done:,} of {int(length):,} bytes")
+
+    def verify(tmp: str) -> None:
         problem = checksum_problem(tmp, f)
         if problem:
-            raise _MirrorFailed(f"{problem} ({done:,} bytes received)")
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            raise _MirrorFailed(f"{problem} ({received:,} bytes received)")
+
+    # temp file beside the target, fsync, checksums, rename; deleted on any failure (fileio.atomic_write)
+    atomic_write(target, stream, check=verify)
 
 
 def download(name: str | DatasetInfo = "mnist", dest: str | os.PathLike | None = None, *,

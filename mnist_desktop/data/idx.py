@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_desktop.engine.serialize import atomic_write
+from mnist_desktop.fileio import atomic_write
 
 # IDX type code -> big-endian dtype, as defined on LeCun's MNIST page
 IDX_TYPES: dict[int, np.dtype] = {

@@ -630,21 +630,37 @@ class BatchNorm(Layer):
             if keep:
                 self._x2, self._xhat, self._inv, self._training = x2, None, inv, False
             return y.reshape(x.shape)
+        # batch statistics: each pass over row ranges split between the engine's threads
         m = x2.shape[0]
-        mean = column_sum(x2) / m
-        xc = x2 - mean
-        var = column_sum(xc * xc) / m  # two-pass variance: no cancellation in float32
+        parts = threads.ranges(m, c, threads.MIN_PART_ELEMENTS)
+
+        def over_rows(fn):
+            return threads.parallel_map(lambda r: fn(*r), parts)
+
+        mean = sum(over_rows(lambda s, e: column_sum(x2[s:e]))) / m
+        xc = np.empty_like(x2)
+
+        def centre(s, e):  # two-pass variance: no cancellation in float32
+            np.subtract(x2[s:e], mean, out=xc[s:e])
+            return column_sum(xc[s:e] * xc[s:e])
+
+        var = sum(over_rows(centre)) / m
         mom = self.momentum
         self.buffers["mean"] *= mom
         self.buffers["mean"] += (1 - mom) * mean
         self.buffers["var"] *= mom
         self.buffers["var"] += (1 - mom) * var
         inv = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        xc *= inv  # now xhat
+        y = np.empty_like(xc)
+
+        def normalise(s, e):
+            xc[s:e] *= inv  # now xhat
+            np.multiply(xc[s:e], gamma, out=y[s:e])
+            y[s:e] += beta
+
+        over_rows(normalise)
         if keep:
             self._xhat, self._inv, self._training = xc, inv, True
-        y = xc * gamma
-        y += beta
         return y.reshape(x.shape)
 
     def backward(self, dy, need_dx=True):
@@ -655,21 +671,31 @@ class BatchNorm(Layer):
             xhat = (self._x2 - self.buffers["mean"]) * self._inv
         inv, training = self._inv, self._training
         self.release()
-        t = dy2 * xhat
-        self.grads["gamma"][...] = column_sum(t)
-        self.grads["beta"][...] = column_sum(dy2)
+        m = dy2.shape[0]
+        parts = threads.ranges(m, c, threads.MIN_PART_ELEMENTS)
+
+        def over_rows(fn):
+            return threads.parallel_map(lambda r: fn(*r), parts)
+
+        sums = over_rows(lambda s, e: (column_sum(dy2[s:e] * xhat[s:e]), column_sum(dy2[s:e])))
+        self.grads["gamma"][...] = sum(g for g, _ in sums)
+        self.grads["beta"][...] = sum(b for _, b in sums)
         if not need_dx:
             return None
         a = self.params["gamma"] * inv
         if not training:  # fixed running statistics: a per-channel affine map
             return (dy2 * a).reshape(dy.shape)
-        m = dy2.shape[0]
         # dx = gamma * inv / m * (m dy - sum(dy) - xhat * sum(dy xhat))
         #    = a dy - xhat (a sum(dy xhat) / m) - a sum(dy) / m,   a = gamma * inv
-        dx = dy2 * a
-        np.multiply(xhat, a * self.grads["gamma"] / m, out=t)
-        dx -= t
-        dx -= a * self.grads["beta"] / m
+        k_xhat, k_const = a * self.grads["gamma"] / m, a * self.grads["beta"] / m
+        dx = np.empty(dy2.shape, np.result_type(dy2.dtype, a.dtype))
+
+        def part(s, e):
+            np.multiply(dy2[s:e], a, out=dx[s:e])
+            dx[s:e] -= xhat[s:e] * k_xhat
+            dx[s:e] -= k_const
+
+        over_rows(part)
         return dx.reshape(dy.shape)
 
     def config(self):

@@ -14,12 +14,12 @@ import datetime as _dt
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_write, new_file_mode  # noqa: F401  (re-exported for older imports)
 from .network import Network
 
 FORMAT = "mnist-desktop-model"
@@ -28,33 +28,6 @@ FORMAT_VERSION = 1
 
 class ModelFileError(Exception):
     """A model file could not be read: missing, corrupt, truncated, or not a model of ours."""
-
-
-def new_file_mode() -> int:
-    """The permissions a plain ``open(path, "w")`` would give a new file (0o666 less the umask); temp
-    files from ``mkstemp`` are private (0o600) and get these before they are renamed into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(target: str | os.PathLike, write) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``target``, then rename it over ``target``."""
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def model_spec(net: Network, *, name: str = "", training: dict | None = None,

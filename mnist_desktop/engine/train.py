@@ -24,7 +24,8 @@ from .losses import LOSSES
 from .network import Network
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_lr
 
-# (images (N, 784) float32 in [0, 1], rng) -> augmented images of the same shape
+# (images (N, 784) float32 in [0, 1], rng) -> augmented images of the same shape; an augmenter whose
+# ``uses_labels`` attribute is true is called as (images, rng, labels) (style synthesis needs the digit)
 AugmentFn = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -210,7 +211,8 @@ class Trainer:
                 self.optimizer.lr = lr
                 xb, yb = x_epoch[b * bs:(b + 1) * bs], y_epoch[b * bs:(b + 1) * bs]
                 if self.augment is not None:
-                    xb = self.augment(xb, self.rng)
+                    xb = (self.augment(xb, self.rng, yb) if getattr(self.augment, "uses_labels", False)
+                          else self.augment(xb, self.rng))
                 loss, correct = self.train_step(xb, yb)
                 if first_loss is None:
                     first_loss = loss

@@ -135,3 +135,12 @@ def test_maximised_images_do_not_depend_on_threads_or_batch():
         threads.set_threads(before[1])
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(one[1], alone[0])
+
+
+def test_pickers_label_a_model_file_from_its_spec_as_loading_it_would():
+    """state.model_file_label reads only the spec (the Compare and Draw pickers list models without
+    decoding their weights) and says what LoadedModel.label says after a full load."""
+    from mnist_desktop.app.state import LoadedModel, model_file_label
+
+    for path in shipped.shipped_models():
+        assert model_file_label(path) == LoadedModel.from_file(path).label

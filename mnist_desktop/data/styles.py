@@ -63,10 +63,18 @@ def render_segments(segments: np.ndarray, width: np.ndarray, side: int = 28,
     x0, y0, x1, y1 = (segments[..., k][..., None] for k in range(4))  # (N, S, 1)
     dx, dy = x1 - x0, y1 - y0
     length2 = dx * dx + dy * dy
-    t = ((px - x0) * dx + (py - y0) * dy) / np.maximum(length2, 1e-9)
+    rx, ry = px - x0, py - y0                                         # (N, S, P): pixel - segment start
+    t = rx * dx
+    t += ry * dy
+    t /= np.maximum(length2, 1e-9)
     np.clip(t, 0.0, 1.0, out=t)
-    ex, ey = x0 + t * dx - px, y0 + t * dy - py
-    d2 = ex * ex + ey * ey                                            # (N, S, P)
+    ex = t * dx
+    ex -= rx                                                          # x0 + t dx - px
+    t *= dy
+    t -= ry                                                           # y0 + t dy - py
+    ex *= ex
+    t *= t
+    d2 = np.add(ex, t, out=ex)                                        # (N, S, P)
     if valid is not None:
         d2 = np.where(np.asarray(valid)[..., None], d2, np.float32(1e9))
     d = np.sqrt(d2.min(axis=1))                                       # (N, P)

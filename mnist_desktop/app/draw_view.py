@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +98,7 @@ class DrawView(QWidget):
         super().__init__(parent)
         self.state = state
         self._prediction = Prediction(None, None, None)
+        self._test_digit: tuple[np.ndarray, np.ndarray] | None = None   # (canvas pixels, its 28x28) of show_digit
         self._choices: list[_Choice] = []
         self._calibration: tuple[LoadedModel | None, Calibration | None] = (None, None)
         # A model without a calibration file gets one computed here, in the background, from the MNIST
@@ -267,7 +268,9 @@ class DrawView(QWidget):
         """Put a 28x28 digit (float in [0, 1], white on black, e.g. an MNIST test digit) on the canvas,
         enlarged 10x with sharp pixels, so preview and bars follow; undoable like an opened image."""
         image = np.clip(np.asarray(image28, np.float32).reshape(28, 28), 0.0, 1.0)
-        self.canvas.set_image(np.repeat(np.repeat(np.round(image * 255).astype(np.uint8), 10, axis=0), 10, axis=1))
+        big = np.repeat(np.repeat(np.round(image * 255).astype(np.uint8), 10, axis=0), 10, axis=1)
+        self._test_digit = (big, image)
+        self.canvas.set_image(big)
         what = "A test digit" if label is None else f"A test digit labelled {int(label)}"
         self.show_message(f"{what}, from the Evaluate view. Draw to replace it; Undo brings back your drawing.",
                           "info")
@@ -399,6 +402,10 @@ class DrawView(QWidget):
         else:
             gray, inverted = self.canvas.pixels(), False
         pre = to_mnist(gray, inverted=inverted)
+        if pre is not None and image is not None and self._test_digit is not None and image is self._test_digit[0]:
+            # a test digit from the Evaluate view is MNIST-made already: the network gets its own 28x28
+            # pixels, so it says here what it said there (preprocessing it again would resample it)
+            pre = replace(pre, image=self._test_digit[1])
         model = self.state.model
         probs = verdict = None
         if pre is not None and model is not None:

@@ -31,16 +31,17 @@ class LiveWeightsPanel(QWidget):
         self.shown: WeightSnapshot | None = None
         self.updates = 0                    # snapshots shown while a run was going (tests wait on it)
         self._running = False
-        self.enabled_box = QCheckBox("Live weights")
+        self.enabled_box = QCheckBox("Live weights")   # the panel's title too
+        font = self.enabled_box.font()
+        font.setBold(True)
+        self.enabled_box.setFont(font)
         self.enabled_box.setChecked(True)
         self.enabled_box.setToolTip("While a network trains, picture its first-layer weights and the ten "
                                     "back-projected digits every few hundred batches (on a copy of the "
                                     "weights; training slows by under 5%). Takes effect at the next Start.")
-        title = QLabel("<b>Weights while it learns</b>")
         head = QHBoxLayout()
-        head.addWidget(title)
-        head.addStretch(1)
         head.addWidget(self.enabled_box)
+        head.addStretch(1)
         self.weights_box = ImageBox("First layer", min_size=120)
         self.weights_box.setToolTip("The first layer's weights, one square per hidden unit (28x28: the weight "
                                     "of each pixel) or per convolution filter; red: ink there turns the unit "

@@ -27,6 +27,7 @@ from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  # noqa: F401 (tests, benchmarks)
 from mnist_desktop.app.imageio import load_image
 from mnist_desktop.app.jobs import Job, JobRunner
+from mnist_desktop.app.my_digits_view import LabelRow
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir, model_file_label
 from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
 from mnist_desktop.confidence import (Calibration, Verdict, assess, cached_calibration_path, calibrate,
@@ -109,7 +110,7 @@ class DrawView(QWidget):
 
         right = self._build_right()                # first: the saliency overlay draws on its preview too
         left = self._build_left()
-        self.banner = MessageBanner()
+        self.banner = MessageBanner(reserve_lines=2)   # room kept: a message never moves the canvas
         body = QHBoxLayout()
         body.addLayout(left, 11)
         body.addSpacing(6)
@@ -171,6 +172,8 @@ class DrawView(QWidget):
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
         left.addWidget(self.saliency_legend)
+        self.label_row = LabelRow()          # "It's a…": the window collects the drawing (My digits)
+        left.addWidget(self.label_row)
         return left
 
     def _build_right(self) -> QVBoxLayout:
@@ -368,6 +371,8 @@ class DrawView(QWidget):
             self.show_message(f"Could not open the model; keeping the current one. {exc}")
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
+        if model is not None and "model" in self.banner.text.lower():
+            self.banner.dismiss()            # "Could not open the model…" is stale once one opened
         if model is not None:
             i = self._choice_index(loaded=model)
             if i is None and model.path is not None:
@@ -385,6 +390,8 @@ class DrawView(QWidget):
     # ---- live prediction ---------------------------------------------------------------------------
 
     def _on_canvas_changed(self) -> None:
+        if self.banner.level != "error":     # notes about what the canvas showed go with it (Clear, a stroke)
+            self.banner.dismiss()
         self.undo_button.setEnabled(self.canvas.can_undo())
         self._schedule()
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import mnist_desktop.app  # noqa: E402,F401  (the app's BLAS thread setting)
 
-from mnist_desktop.app.draw_view import SALIENCY_SMOOTH  # noqa: E402
+from mnist_desktop.app.draw_saliency import SALIENCY_SMOOTH  # noqa: E402
 from mnist_desktop.app.imageio import ensure_gui_app, render_drawing  # noqa: E402
 from mnist_desktop.drawing import read_drawing  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402

@@ -122,6 +122,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from mnist_desktop import shipped
+    from mnist_desktop.app import draw_saliency
     from mnist_desktop.app import draw_view as dv
     from mnist_desktop.app.main_window import MainWindow
     from mnist_desktop.app.state import LoadedModel
@@ -162,8 +163,8 @@ def main(argv=None) -> int:
     dv.outputs_and_features = predict
     verdict = Timer(dv.assess)                      # not a digit? unsure?
     dv.assess = verdict
-    saliency = Timer(dv.saliency_on_input)
-    dv.saliency_on_input = saliency
+    saliency = Timer(draw_saliency.saliency_on_input)
+    draw_saliency.saliency_on_input = saliency
     updates = []
     view.prediction_updated.connect(lambda p: updates.append(p))
     watcher = PaintWatcher([canvas, view.preview.input_pane._graphics.viewport(),

@@ -1,6 +1,7 @@
 """How often "not sure" and "that doesn't look like a digit" fire, on digits and on things that are not.
 
     MNIST_DIR=/work/shared/datasets/mnist PYTHONPATH=. python benchmarks/not_a_digit.py [--model M] [--n 100]
+        [--seed 2026] [--save DIR]
 
 Three sets, each through the path the app takes (mnist_desktop/confidence.py: assess_batch, with the
 model's calibration file if it has a current one):
@@ -82,6 +83,8 @@ def main() -> int:
     ap.add_argument("--drawn", default=str(DRAWN), help="folder of drawn digits (.json, label after the last _)")
     ap.add_argument("--n", type=int, default=100, help="generated non-digits of each kind (default 100)")
     ap.add_argument("--seed", type=int, default=2026, help="seed of the generated non-digits")
+    ap.add_argument("--save", metavar="DIR", help="also write the generated non-digits there as drawing files "
+                    "(KIND_NNN.json: open them in the window, or `mnist-desktop predict DIR/*.json`)")
     args = ap.parse_args()
 
     model = args.model or str(default_model_path())
@@ -123,6 +126,15 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     kinds, drawings = zip(*nondigits.generate_all(args.n, rng))
     _, v_non = assess_batch(net, render_all(drawings), cal, list(drawings))
+    if args.save:
+        from mnist_desktop.drawing import write_drawing
+
+        Path(args.save).mkdir(parents=True, exist_ok=True)
+        count = Counter()
+        for kind, d in zip(kinds, drawings):
+            write_drawing(Path(args.save) / f"{kind}_{count[kind]:03d}.json", d)
+            count[kind] += 1
+        print(f"wrote {len(drawings)} drawings to {args.save}")
     print(f"generated non-digits (mnist_desktop/nondigits.py, {args.n} of each kind, seed {args.seed}):")
     print(f"    {'kind':9s} {'caught':>7s} {'unsure':>7s} {'a digit':>8s}   caught by")
     caught_all = []

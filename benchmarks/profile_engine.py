@@ -74,12 +74,14 @@ def main(argv=None) -> int:
 
     for _ in range(20):
         step(False)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         step(True)
     total = (time.perf_counter() - t0) / args.steps
+    cpu = (time.process_time() - c0) / args.steps
     print(f"## {args.preset}, batch {args.batch_size}: {total * 1e3:.2f} ms per step "
-          f"({args.batch_size / total:,.0f} img/s), engine threads {engine_threads.threads()}, "
+          f"({args.batch_size / total:,.0f} img/s; CPU time {cpu * 1e3:.2f} ms per step, all threads), "
+          f"engine threads {engine_threads.threads()}, "
           f"BLAS threads {engine_threads.blas_threads()}\n")
     print("| layer | forward ms | backward ms |")
     print("|---|---:|---:|")

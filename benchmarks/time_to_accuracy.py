@@ -131,7 +131,7 @@ def run_side(kind: str, args, conn) -> None:
             raise SystemExit("the torch side implements the adam presets only")
         opt = torch.optim.Adam(model.parameters(), lr=t.get("lr", 1e-3))
         loss_fn = torch.nn.CrossEntropyLoss()
-        xt_t, yt_t = torch.from_numpy(xt), torch.from_numpy(yt)
+        xt_t, yt_t = torch.from_numpy(np.array(xt)), torch.from_numpy(np.array(yt))
 
         def step(xb, yb, rate):
             for g in opt.param_groups:

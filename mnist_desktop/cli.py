@@ -591,3 +591,89 @@ def _cmd_calibrate(args) -> int:
 
 
 SUBCOMMANDS.append(_add_calibrate)
+
+
+# ---- learning-curve ---------------------------------------------------------------------------------
+
+
+def _add_learning_curve(sub) -> None:
+    from mnist_desktop.learning_curve import DEFAULT_IMAGES, DEFAULT_PRESETS, DEFAULT_SIZES
+
+    p = sub.add_parser("learning-curve", help="accuracy against the number of training images (table, JSON, PNG)",
+                       description=(
+        "Train each preset on growing, balanced slices of the training set (the first SIZE/10 images of each "
+        "digit) with the preset's settings, and report training and test accuracy per size. Every size sees "
+        "the same number of training images (--images), so small slices train for many epochs. Points are "
+        "printed as they finish."))
+    p.add_argument("--presets", default=",".join(DEFAULT_PRESETS), metavar="NAMES",
+                   help=f"comma-separated presets (default {','.join(DEFAULT_PRESETS)})")
+    p.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), metavar="SIZES",
+                   help="comma-separated training-set sizes, 1k = 1000 (default 100,300,1000,3000,10000,60000)")
+    p.add_argument("--images", type=int, default=DEFAULT_IMAGES, metavar="N",
+                   help=f"training images seen per point (epochs = N / size, at least 1; default {DEFAULT_IMAGES:,})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (progress on stderr)")
+    p.add_argument("--save", metavar="JSON", help="also write the result to this JSON file (the window opens it)")
+    p.add_argument("--out", metavar="PNG", help="draw the curve into this PNG file")
+    _add_data_args(p)
+    p.set_defaults(func=_cmd_learning_curve)
+
+
+def _cmd_learning_curve(args) -> int:
+    from mnist_desktop.data import DatasetError
+    from mnist_desktop.engine import TrainingDiverged
+    from mnist_desktop.learning_curve import CurveRun, format_point, format_table, parse_presets, parse_sizes, save_curve
+
+    try:
+        presets, sizes = parse_presets(args.presets), parse_sizes(args.sizes)
+    except ValueError as exc:
+        return _fail(str(exc))
+    for flag, path, suffix in (("--out", args.out, ".png"), ("--save", args.save, ".json")):
+        if path is None:
+            continue
+        path = Path(path)
+        if path.suffix.lower() != suffix:
+            return _fail(f"{flag} must name a {suffix} file, got {path}")
+        if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+            return _fail(f"cannot write to {path.parent}: the folder does not exist or is not writable")
+    try:
+        data = _load_data(args)
+        run = CurveRun(presets, sizes, data, images=args.images, seed=args.seed)
+    except (DatasetError, ValueError) as exc:
+        return _fail(str(exc))
+    out = sys.stderr if args.json else sys.stdout
+    print(f"learning curve: {', '.join(presets)} at {', '.join(f'{s:,}' for s in sizes)} training images "
+          f"({data.name}, {args.images:,} images seen per point, {len(data.y_test):,} test images)", file=out, flush=True)
+    bar = Progress("learning curve")
+    t0 = time.perf_counter()
+    done = [0]
+
+    def progress(preset, size, epoch, epochs):
+        bar.update(done[0] * 1000 + epoch * 1000 // epochs, run.total * 1000, f"{preset} at {size:,}: epoch {epoch}/{epochs}")
+
+    try:
+        for point in run.points(progress):
+            done[0] += 1
+            bar.close()
+            print(format_point(point), file=out, flush=True)
+    except TrainingDiverged as exc:
+        bar.close()
+        return _fail(f"{run.current[0]} at {run.current[1]:,} images: {exc}", 1)
+    bar.close()
+    result = run.result()
+    wall = time.perf_counter() - t0
+    print(f"\n{format_table(result)}\nwall time {wall:.1f}s", file=out, flush=True)
+    if args.save:
+        save_curve(result, args.save)
+        print(f"saved {args.save}", file=out)
+    if args.out:
+        from mnist_desktop.app.curve_plot import render_png   # Qt (offscreen) only to draw the PNG
+
+        render_png(result, args.out)
+        print(f"wrote {args.out}", file=out)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+    return 0
+
+
+SUBCOMMANDS.append(_add_learning_curve)

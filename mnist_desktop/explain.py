@@ -25,8 +25,11 @@
 ``maximize`` -- activation maximisation: start from a faint random image and climb the gradient of the
     digit's score (the log-odds of its probability by default, or its logit) with respect to the pixels, keeping
     the pixels in [0, 1], pulling them towards 0 (L2) and blurring a little at every step, so the result
-    is a smooth image the network is sure about, made only of valid pixels. This one can be fed back in:
-    it is the network's own idea of an ideal digit.
+    is a smooth image the network is sure about, made only of valid pixels. The steps shrink to nothing
+    (a cosine schedule), so the image settles instead of hopping between answers; it is computed in
+    float64 (the same image however many BLAS or engine threads run) and scaled at the end so its
+    brightest pixel is 1, as an MNIST digit's is. This one can be fed back in: it is the network's own idea
+    of an ideal digit.
 ``saliency`` -- |d score / d pixel| for one real image: which pixels of *this* drawing the decision is most
     sensitive to (the Draw view's overlay, "gradient"). It lights the empty gaps between strokes as much
     as the ink: it says where ink *would* change the score, not which ink did.
@@ -61,11 +64,13 @@ IMAGE_SHAPE = (28, 28)
 FIRST_LAYER_LIMIT = 64   # first-layer units / filters returned by first_layer and first_conv_maps
 
 # Defaults of ``maximize``, tuned by eye on a 784-128-128-10 ReLU MLP (98.1% test accuracy) and a small
-# CNN (conv 8@5x5, pool, conv 16@5x5, pool, fc 64; 98.6%): l2 0.05 leaves about as much ink as an MNIST
-# digit (mean pixel 0.10-0.15 against MNIST's 0.13), blur 0.5 px per step turns speckle into strokes; the
-# CNN's images look like digits, the MLP's like blobs in roughly the right places (0, 3, 5 recognisable).
-# All ten were read as the digit asked for with p >= 0.99 on both (benchmarks/explain_speed.py prints them).
-MAXIMIZE_DEFAULTS = {"steps": 200, "lr": 0.05, "l2": 0.05, "smooth": 0.5, "jitter": 1, "objective": "log_odds"}
+# CNN (conv 8@5x5, pool, conv 16@5x5, pool, fc 64; 98.6%): l2 0.05 keeps only the ink that earns its
+# place, blur 0.5 px per step turns speckle into strokes. With a constant step the shipped CNN's "1" kept
+# hopping between 1 and 3 to the last step (read as 3 with one BLAS thread, as 1 with two); the cosine
+# schedule lets it settle: all ten of the shipped CNN and MLP are read as the digit asked for with
+# p >= 0.99 (tests/test_shipped_models.py; benchmarks/explain_speed.py prints them).
+GRID = 2.0 ** 16         # maximize keeps its pixels on this grid (see maximize_batch)
+MAXIMIZE_DEFAULTS = {"steps": 200, "lr": 0.02, "l2": 0.02, "smooth": 0.5, "jitter": 1, "objective": "log_odds"}
 
 
 # ---- linear backward pass (slopes 1) ---------------------------------------------------------------
@@ -234,7 +239,9 @@ def maximize_batch(net: Network, digits, *, steps: int = MAXIMIZE_DEFAULTS["step
                    objective: str = MAXIMIZE_DEFAULTS["objective"], seed: int = 0) -> np.ndarray:
     """digits (B,) -> (B, 28, 28) float32 images in [0, 1]; see ``maximize``. The images are optimised
     together (one batched pass per step) but independently: row b is what ``maximize(net, digits[b])``
-    returns, since each start comes from ``default_rng([seed, digit])`` (equal up to float rounding)."""
+    returns, since each start comes from ``default_rng([seed, digit])`` (equal up to float rounding).
+    ``net`` is not touched: the work runs on a float64 copy (batch norms folded), so a network another
+    thread uses is safe, and rounding cannot tip the result one way or the other with the thread count."""
     digits = _check_digits(net, digits)
     steps, jitter = int(steps), int(jitter)
     if steps < 0 or not lr > 0 or l2 < 0 or smooth < 0 or jitter < 0:
@@ -242,25 +249,38 @@ def maximize_batch(net: Network, digits, *, steps: int = MAXIMIZE_DEFAULTS["step
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r} (expected one of {', '.join(OBJECTIVES)})")
     b = len(digits)
+    # float64 (rounding differences ~1e-16, far below the pixel grid of step 4); folded batch norms: faster
+    work = net.copy().astype(np.float64).inference_copy()
     # a faint random start, the same for a digit whatever batch it is in
     x = np.stack([np.random.default_rng([seed, int(d)]).uniform(0.0, 0.1, IMAGE_SHAPE) for d in digits])
-    x = x.astype(net.dtype)
     jitter_rng = np.random.default_rng([seed, 10_000])
-    for _ in range(steps):
+    for t in range(steps):
+        # 0) cosine schedule: full steps first, shrinking to nothing, so the image settles; the decay
+        #    and the blur shrink with the step (per unit of step they stay the same prior)
+        f = 0.5 * (1.0 + math.cos(math.pi * t / steps))
         # 1) gradient of the score at a randomly shifted copy, shifted back: features that survive
         #    a pixel of jitter, not single-pixel tricks. forward + backward(need_input_grad) is
         #    net.input_gradient, split so the score's gradient can depend on the outputs.
         dy, dx = jitter_rng.integers(-jitter, jitter + 1, size=2) if jitter else (0, 0)
-        out = net.forward(_shift(x, dy, dx).reshape(b, -1), training=False)
-        dout = score_gradient(out, digits, net.loss, objective).astype(net.dtype)
-        g = _shift(net.backward(dout, need_input_grad=True).reshape(x.shape), -dy, -dx)
+        out = work.forward(_shift(x, dy, dx).reshape(b, -1), training=False)
+        dout = score_gradient(out, digits, work.loss, objective)
+        g = _shift(work.backward(dout, need_input_grad=True).reshape(x.shape), -dy, -dx)
         # 2) normalised step: lr is then a fraction of the pixel range whatever the network's scale
         rms = np.sqrt(np.mean(g * g, axis=(1, 2), keepdims=True))
-        x += lr * np.divide(g, rms, out=np.zeros_like(g), where=rms > 0)
-        # 3) regularise: L2 decay towards black, a light blur, and valid pixels only
-        x *= 1.0 - l2
-        x = gaussian_blur(x, smooth)
+        x += f * lr * np.divide(g, rms, out=np.zeros_like(g), where=rms > 0)
+        # 3) regularise: L2 decay towards black, a light blur (its variance grows with the step),
+        #    and valid pixels only
+        x *= 1.0 - f * l2
+        x = gaussian_blur(x, smooth * math.sqrt(f))
         np.clip(x, 0.0, 1.0, out=x)
+        # 4) pixels on a grid of 2^-16: the last bits of a product differ with how BLAS splits it between
+        #    threads or how many images share a batch (~1e-16), and an ascent can carry such a difference
+        #    to another image; rounded away every step, every thread count gives the same image
+        x = np.round(x * GRID) / GRID
+    # 5) MNIST's brightest ink is 1: scale each image so its brightest pixel is, so the picture shown and
+    #    the one fed back are the same (a faint image is read less surely than the same strokes in full)
+    top = x.max(axis=(1, 2), keepdims=True)
+    x = np.divide(x, top, out=np.zeros_like(x), where=top > 0)
     return x.astype(np.float32)
 
 
@@ -272,10 +292,12 @@ def maximize(net: Network, digit: int, *, steps: int = MAXIMIZE_DEFAULTS["steps"
 
     Gradient ascent on the pixels for the digit's score (``objective``: ``"log_odds"`` of its
     probability, the default, or its raw ``"logit"``; see ``score_gradient``), ``steps`` times: a step of
-    ``lr`` times the gradient divided by its RMS; then ``x *= 1 - l2`` (L2 decay: only ink that earns its
-    place stays), a Gaussian blur of sigma ``smooth`` pixels (smoothness: strokes, not speckle), clip to
-    [0, 1]. The gradient is taken at a copy shifted by up to ``jitter`` pixels. The start is uniform
-    noise in [0, 0.1] from ``seed``; the result is deterministic for a given seed.
+    ``f lr`` times the gradient divided by its RMS; then ``x *= 1 - f l2`` (L2 decay: only ink that earns
+    its place stays), a Gaussian blur of sigma ``sqrt(f) smooth`` pixels (smoothness: strokes, not
+    speckle), clip to [0, 1]; ``f`` falls from 1 to 0 along a cosine, so the image settles. The gradient
+    is taken at a copy shifted by up to ``jitter`` pixels. At the end the image is scaled so its
+    brightest pixel is 1. The start is uniform noise in [0, 0.1] from ``seed``; the result is
+    deterministic for a given seed, whatever the number of threads (float64 work).
 
     Why log-odds by default: the raw logit can also be raised by ink that raises a rival's logit more
     (a 9 that grows into an 8); the log-odds pays for that, so the image is read as the digit asked for.

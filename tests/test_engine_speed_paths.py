@@ -63,7 +63,7 @@ def test_conv_chunked_and_rebuilt_columns_give_the_same_gradients(c):
         conv.build(x.shape[1:], np.random.default_rng(2), np.float32)
         conv.max_chunk, conv.max_kept = max_chunk, max_kept
         if max_chunk == 200:  # really one image per chunk
-            assert len(conv._chunks(0, 7, 90, 3 * 3 * c + 1)) == 7
+            assert len(conv._chunks(0, 7, 90, 3 * 3 * c + 1, c)) == 7
         y = conv.forward(x, training=True)
         dy = np.random.default_rng(3).standard_normal(y.shape).astype(np.float32)
         dx = conv.backward(dy)
@@ -117,7 +117,8 @@ def test_predicting_a_big_batch_keeps_columns_small():
     conv.build((28, 28, 8), np.random.default_rng(0), np.float32)
     per_image = 28 * 28 * (5 * 5 * 8 + 1)
     chunks = conv._chunks(0, 1000, 28 * 28, 5 * 5 * 8 + 1)
-    assert len(chunks) > 1 and max(e - s for s, e in chunks) * per_image <= conv.max_chunk
+    # at most max_chunk floats of columns, or one image when a single image is bigger than that
+    assert len(chunks) > 1 and max(e - s for s, e in chunks) * per_image <= max(conv.max_chunk, per_image)
     x = np.random.default_rng(1).random((20, 28, 28, 8), dtype=np.float32)
     y = conv.forward(x, training=False)
     assert conv._cols is None

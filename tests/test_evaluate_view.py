@@ -334,9 +334,49 @@ def test_a_thumbnail_click_reaches_the_draw_view(qtbot, save_model, settings, te
     np.testing.assert_allclose(draw.chart.probabilities, window.state.model.net.predict_proba(pre.image.reshape(1, 784))[0],
                                rtol=1e-5)
     assert f"labelled {y[i]}" in draw.banner.text
-    # what the network sees is the test digit again (up to the canvas's re-centring)
-    assert np.abs(pre.image - x[i].reshape(28, 28)).mean() < 0.06
+    # what the network sees is the test digit's own pixels, so both views give the same probabilities
+    np.testing.assert_array_equal(pre.image, x[i].reshape(28, 28))
+    e = view.evaluation
+    np.testing.assert_allclose(draw.chart.probabilities, e.probabilities[i], rtol=1e-4, atol=1e-6)
     view.shutdown()
+
+
+def test_the_per_digit_axis_reads_0_to_100_while_evaluating(qtbot):
+    """No bars yet: a fixed percentage scale, not an autorange of nothing (0, -1e-306, -2e-306, ...)."""
+    chart = evaluate_widgets.PerClassChart()
+    qtbot.addWidget(chart)
+    chart.resize(400, 220)
+    chart.show()
+    qtbot.waitExposed(chart)
+    chart.set_accuracy(None)
+    item = chart.getPlotItem()
+    lo, hi = item.viewRange()[1]
+    assert (lo, hi) == (0, 100)
+    axis = item.getAxis("left")
+    values = [v for _, vs in axis.tickValues(lo, hi, 200) for v in vs]
+    assert values and all(0 <= v <= 100 for v in values)
+    assert all("e" not in t for t in axis.tickStrings(values, 1, 20))
+    chart.set_accuracy(np.linspace(0.9, 1.0, 10))
+    assert item.viewRange()[1][0] >= 80
+    chart.set_accuracy(None)
+    assert tuple(item.viewRange()[1]) == (0, 100)
+
+
+def test_the_compare_picker_never_offers_the_current_model(view, state, save_model, qtbot, test_set):
+    a = save_model("a", 7)
+    b = save_model("b", 8)
+    show_model(qtbot, view, state, a)
+    view.tabs.setCurrentIndex(2)
+    assert view.compare_with(b)
+    qtbot.waitUntil(lambda: view.comparison is not None, timeout=20_000)
+    picker = [view.compare_picker.itemData(i) for i in range(view.compare_picker.count())]
+    assert str(Path(b).resolve()) in picker and str(Path(a).resolve()) not in picker
+    assert not view.compare_with(a)                      # itself: refused with a message
+    assert "current model" in view.compare_summary.text()
+    show_model(qtbot, view, state, b)                    # b becomes current: a is offered, b no longer
+    picker = [view.compare_picker.itemData(i) for i in range(view.compare_picker.count())]
+    assert str(Path(b).resolve()) not in picker
+    assert view.compare.other is None or view.compare.other.path.resolve() != Path(b).resolve()
 
 
 def test_prepare_screenshot_waits_for_the_evaluation(view, state, save_model, qtbot):

@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mnist_desktop import shipped
@@ -100,3 +101,46 @@ def test_the_shipped_mlp_imagines_every_digit_so_that_it_reads_it_back():
     net, _ = load(shipped.MODELS_DIR / "mlp.npz")
     for r in explain.imagine_all(net, "maximize"):
         assert r.predicted == r.digit and r.probability >= 0.9, (r.digit, r.probabilities.round(3))
+
+
+def test_the_shipped_cnn_imagines_every_digit_so_that_it_reads_it_back():
+    """Activation maximisation with the defaults (the Imagine view's and `imagine --method maximize`'s):
+    each of the ten pictures of the shipped CNN is read as the digit asked for with p >= 0.9."""
+    from mnist_desktop import explain
+
+    net, _ = load(shipped.MODELS_DIR / "cnn.npz")
+    for r in explain.imagine_all(net, "maximize"):
+        assert r.predicted == r.digit and r.probability >= 0.9, (r.digit, r.probabilities.round(3))
+        assert r.image.max() == 1.0                  # brightest pixel white: the picture shown is the one read
+
+
+def test_maximised_images_do_not_depend_on_threads_or_batch():
+    """The same image whatever the BLAS / engine thread counts and whichever digits share the batch (the
+    view maximises two at a time, the command line ten): float64 work, pixels kept on a grid."""
+    from mnist_desktop import explain
+    from mnist_desktop.engine import threads
+
+    net, _ = load(shipped.MODELS_DIR / "cnn.npz")
+    before = threads.blas_threads(), threads.threads()
+    try:
+        threads.set_blas_threads(1)
+        threads.set_threads(1)
+        one = explain.maximize_batch(net, [1, 7], steps=30)
+        threads.set_blas_threads(2)
+        threads.set_threads(2)
+        two = explain.maximize_batch(net, [1, 7], steps=30)
+        alone = explain.maximize_batch(net, [7], steps=30)
+    finally:
+        threads.set_blas_threads(before[0] or 1)
+        threads.set_threads(before[1])
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one[1], alone[0])
+
+
+def test_pickers_label_a_model_file_from_its_spec_as_loading_it_would():
+    """state.model_file_label reads only the spec (the Compare and Draw pickers list models without
+    decoding their weights) and says what LoadedModel.label says after a full load."""
+    from mnist_desktop.app.state import LoadedModel, model_file_label
+
+    for path in shipped.shipped_models():
+        assert model_file_label(path) == LoadedModel.from_file(path).label

@@ -365,3 +365,14 @@ def test_download_runs_off_the_ui_thread_reports_progress_and_can_be_cancelled(q
     with qtbot.waitSignal(panel.download_finished, timeout=5_000) as blocker:
         panel.start_download()
     assert blocker.args == ["done"]
+
+
+def test_a_run_with_the_style_augmentation(qtbot, view):
+    """The 'styles' box (which needs each batch's labels) trains end to end from the window."""
+    setup_tiny_run(view, epochs=1)
+    for name in ("styles", "shear", "elastic"):
+        view.form.augment_checks[name].setChecked(True)
+    assert view.form.request().training["augment"] == ["shear", "elastic", "styles"]
+    assert "slashed zeros" in view.form.augment_checks["styles"].toolTip()
+    outcome = run_to_end(qtbot, view)
+    assert outcome.status == "finished" and len(view.history) == 1

@@ -14,28 +14,26 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
 from mnist_desktop import shipped
 from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
+from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  # noqa: F401 (tests, benchmarks)
 from mnist_desktop.app.imageio import load_image
 from mnist_desktop.app.jobs import Job, JobRunner
-from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
-from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner, PreprocessPreview, ProbabilityChart
+from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir, model_file_label
+from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
 from mnist_desktop.confidence import (Calibration, Verdict, assess, cached_calibration_path, calibrate,
                                       find_calibration, load_matching, outputs_and_features)
 from mnist_desktop.drawing import read_drawing, write_drawing
-from mnist_desktop.engine.serialize import ModelFileError, read_spec
+from mnist_desktop.engine.serialize import ModelFileError
 from mnist_desktop.engine.losses import outputs_to_probabilities
-from mnist_desktop.explain import ATTRIBUTION_LABELS, ATTRIBUTIONS, saliency_on_input
-from mnist_desktop.heatmap import heat_rgba
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
 
 log = logging.getLogger(__name__)
@@ -50,22 +48,6 @@ def calibration_dir() -> Path:
 
 OPEN_MODEL_TEXT = "Open model…"
 NO_MODEL_HINT = "No model loaded\nFile › Open model… (Ctrl+M)"
-SALIENCY_SHORTCUT = "S"
-SALIENCY_MAX_SIDE = 400   # overlay pixels on the long side for an opened image (a drawing gets its 280)
-SALIENCY_SMOOTH = 0.7     # blur (28x28 pixels) that turns gradient speckle into regions; tuned by eye
-SALIENCY_GAMMA = 1.6      # overlay opacity ~ value ** gamma: the strongest pixels show, the haze does not
-ATTRIBUTION_SHORT = {"strokes": "Strokes", "integrated": "Integrated", "gradient": "|Gradient|"}
-SALIENCY_LEGENDS = {   # what the overlay shows, per explain.ATTRIBUTIONS
-    "strokes": "Strokes: bright = the ink that counted most for {digit} against the other digits "
-               "(ink × gradient of its log-odds)",
-    "integrated": "Integrated gradients: bright = the ink that counted most for {digit} "
-                  "(ink × gradient, averaged from a blank image; follows when the pen is lifted)",
-    "gradient": "|Gradient|: bright = where ink would change the score for {digit} most, gaps included "
-                "(|d score / d pixel|)",
-}
-SALIENCY_ON_PEN_UP = ("integrated",)   # 16 backward passes (the CNN: ~40-90 ms): not while the pen moves
-SALIENCY_EVERY_MS = 120   # while the pen is down the overlay follows at most this often (one backward pass
-                          # and a full-canvas repaint each); the bars follow every move; pen up: at once
 
 
 @dataclass(frozen=True)
@@ -95,14 +77,6 @@ class _Choice:
     loaded: LoadedModel | None = None
 
 
-def _spec_label(path: Path) -> str:
-    spec = read_spec(path)  # fast: no weights decoded
-    name = spec.get("name") or path.stem
-    acc = spec.get("test_accuracy")
-    acc = f"{100 * acc:.1f}%" if isinstance(acc, (int, float)) else "?"
-    return f"{name} · {spec.get('description') or 'model'} · {acc}"
-
-
 class DrawView(QWidget):
     """Canvas on the left; model picker, preprocessing preview and probability bars on the right.
 
@@ -123,6 +97,7 @@ class DrawView(QWidget):
         super().__init__(parent)
         self.state = state
         self._prediction = Prediction(None, None, None)
+        self._test_digit: tuple[np.ndarray, np.ndarray] | None = None   # (canvas pixels, its 28x28) of show_digit
         self._choices: list[_Choice] = []
         self._calibration: tuple[LoadedModel | None, Calibration | None] = (None, None)
         # A model without a calibration file gets one computed here, in the background, from the MNIST
@@ -132,7 +107,8 @@ class DrawView(QWidget):
         self.jobs = JobRunner(self, name="calibrate")
         self.jobs.finished.connect(self._on_job_finished)
 
-        left, right = self._build_left(), self._build_right()
+        right = self._build_right()                # first: the saliency overlay draws on its preview too
+        left = self._build_left()
         self.banner = MessageBanner()
         body = QHBoxLayout()
         body.addLayout(left, 11)
@@ -147,11 +123,7 @@ class DrawView(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._update_prediction)
-        self._saliency_timer = QTimer(self)
-        self._saliency_timer.setSingleShot(True)
-        self._saliency_timer.setInterval(SALIENCY_EVERY_MS)
-        self._saliency_timer.timeout.connect(self._update_pending_saliency)
-        self._pending_saliency: tuple | None = None
+        self._saliency_timer = self.saliency.timer
 
         self.canvas.changed.connect(self._on_canvas_changed)
         self.canvas.stroke_finished.connect(self._schedule)
@@ -187,7 +159,14 @@ class DrawView(QWidget):
         tools.addSpacing(12)
         tools.addWidget(self.undo_button)
         tools.addWidget(self.clear_button)
-        self._build_saliency_controls(tools)
+        self.saliency = SaliencyOverlay(self.canvas, self.preview, self)
+        self.saliency_button, self.attribution_picker = self.saliency.button, self.saliency.picker
+        self.saliency_legend = self.saliency.legend
+        self.saliency.changed.connect(self._schedule)
+        self.saliency.attribution_changed.connect(self.attribution_changed)
+        tools.addSpacing(12)
+        tools.addWidget(self.saliency_button)
+        tools.addWidget(self.attribution_picker)
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
@@ -218,40 +197,12 @@ class DrawView(QWidget):
         right.addWidget(chart_box, 1)
         return right
 
-    def _build_saliency_controls(self, tools: QHBoxLayout) -> None:
-        """The saliency toggle (end of the pen row) and its legend line (under it, shown while on)."""
-        self.saliency_button = QToolButton()
-        self.saliency_button.setText("Saliency")
-        self.saliency_button.setCheckable(True)
-        self.saliency_button.setShortcut(QKeySequence(SALIENCY_SHORTCUT))
-        self.saliency_button.setToolTip(
-            f"Show which pixels drove the answer ({SALIENCY_SHORTCUT}): a heat overlay for the predicted digit "
-            "(the map chosen beside this button), computed on the 28×28 input and mapped back onto your drawing")
-        self.attribution_picker = QComboBox()
-        for name in ATTRIBUTIONS:
-            self.attribution_picker.addItem(ATTRIBUTION_SHORT[name], name)
-            self.attribution_picker.setItemData(self.attribution_picker.count() - 1, ATTRIBUTION_LABELS[name],
-                                                Qt.ToolTipRole)
-        self.attribution_picker.setToolTip(
-            "What the overlay shows. Strokes: the ink that counted for the answer (ink × gradient of the "
-            "digit's log-odds). Integrated: the same, averaged from a blank image (integrated gradients). "
-            "|Gradient|: where ink would change the score most, gaps included")
-        self.saliency_legend = QLabel()
-        self.saliency_legend.setWordWrap(True)
-        self.saliency_legend.setStyleSheet(f"color: {MUTED_TEXT};")
-        self.saliency_legend.hide()
-        tools.addSpacing(12)
-        tools.addWidget(self.saliency_button)
-        tools.addWidget(self.attribution_picker)
-        self.saliency_button.toggled.connect(self._on_saliency_button_toggled)
-        self.attribution_picker.currentIndexChanged.connect(self._on_attribution_picker_changed)
-
     # ---- public -----------------------------------------------------------------------------
 
     @property
     def saliency_visible(self) -> bool:
         """Whether the saliency overlay is switched on (it shows only while there is a prediction)."""
-        return self.saliency_button.isChecked()
+        return self.saliency.visible
 
     def set_saliency_visible(self, on: bool) -> None:
         self.saliency_button.setChecked(bool(on))
@@ -314,7 +265,9 @@ class DrawView(QWidget):
         """Put a 28x28 digit (float in [0, 1], white on black, e.g. an MNIST test digit) on the canvas,
         enlarged 10x with sharp pixels, so preview and bars follow; undoable like an opened image."""
         image = np.clip(np.asarray(image28, np.float32).reshape(28, 28), 0.0, 1.0)
-        self.canvas.set_image(np.repeat(np.repeat(np.round(image * 255).astype(np.uint8), 10, axis=0), 10, axis=1))
+        big = np.repeat(np.repeat(np.round(image * 255).astype(np.uint8), 10, axis=0), 10, axis=1)
+        self._test_digit = (big, image)
+        self.canvas.set_image(big)
         what = "A test digit" if label is None else f"A test digit labelled {int(label)}"
         self.show_message(f"{what}, from the Evaluate view. Draw to replace it; Undo brings back your drawing.",
                           "info")
@@ -357,7 +310,7 @@ class DrawView(QWidget):
         path = Path(path).resolve()
         if self._choice_index(path=path) is None:
             try:
-                label = _spec_label(path)
+                label = model_file_label(path)   # from the spec: no weights decoded
             except ModelFileError:
                 return
             self._insert_choice(_Choice(label, path=path))
@@ -446,6 +399,10 @@ class DrawView(QWidget):
         else:
             gray, inverted = self.canvas.pixels(), False
         pre = to_mnist(gray, inverted=inverted)
+        if pre is not None and image is not None and self._test_digit is not None and image is self._test_digit[0]:
+            # a test digit from the Evaluate view is MNIST-made already: the network gets its own 28x28
+            # pixels, so it says here what it said there (preprocessing it again would resample it)
+            pre = replace(pre, image=self._test_digit[1])
         model = self.state.model
         probs = verdict = None
         if pre is not None and model is not None:
@@ -464,17 +421,7 @@ class DrawView(QWidget):
             self.chart.set_probabilities(None, "Draw a digit")
         else:
             self.chart.set_probabilities(probs, verdict=verdict)
-        if self.saliency_visible and self.canvas.is_drawing() and probs is not None:
-            if self.attribution_method in SALIENCY_ON_PEN_UP:
-                pass                                            # the overlay of the last pen-up stays
-            else:
-                self._pending_saliency = (pre, probs, model)    # the newest state, drawn by the timer
-                if not self._saliency_timer.isActive():
-                    self._saliency_timer.start()
-        else:
-            self._saliency_timer.stop()
-            self._pending_saliency = None
-            self._update_saliency(pre, probs, model)
+        self.saliency.follow(pre, probs, model, pen_down=self.canvas.is_drawing())
         self.undo_button.setEnabled(self.canvas.can_undo())
         self.clear_button.setEnabled(not self.canvas.is_blank())
         self._prediction = Prediction(pre, probs, model, verdict)
@@ -527,37 +474,6 @@ class DrawView(QWidget):
     def shutdown(self, timeout: float = 3.0) -> None:
         """Stop a background calibration (the window is closing)."""
         self.jobs.shutdown(timeout)
-
-    def _update_saliency(self, pre: Preprocessed | None, probs: np.ndarray | None,
-                         model: LoadedModel | None) -> None:
-        """The overlay on the canvas and the 28x28 pane: none while off, blank or without a model."""
-        if not self.saliency_visible or pre is None or probs is None or model is None:
-            self.canvas.set_overlay(None)
-            self.preview.set_saliency(None)
-            self.saliency_legend.setText("Saliency: draw a digit (and load a model) to see which pixels "
-                                         "drive the answer." if self.saliency_visible else "")
-            return
-        digit = int(np.argmax(probs))
-        method = self.attribution_method
-        sal, on_input = saliency_on_input(model.net, pre, digit, smooth=SALIENCY_SMOOTH,
-                                          max_side=SALIENCY_MAX_SIDE, method=method)
-        self.canvas.set_overlay(heat_rgba(on_input, gamma=SALIENCY_GAMMA))
-        self.preview.set_saliency(heat_rgba(sal, gamma=SALIENCY_GAMMA))
-        self.saliency_legend.setText(SALIENCY_LEGENDS[method].format(digit=digit))
-
-    def _update_pending_saliency(self) -> None:
-        if self._pending_saliency is not None:
-            pending, self._pending_saliency = self._pending_saliency, None
-            self._update_saliency(*pending)
-
-    def _on_saliency_button_toggled(self, on: bool) -> None:
-        self.saliency_legend.setVisible(on)
-        self._schedule()
-
-    def _on_attribution_picker_changed(self, _index: int) -> None:
-        self.attribution_changed.emit(self.attribution_method)
-        if self.saliency_visible:
-            self._schedule()
 
     # ---- small slots -------------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ class CompareTab(QWidget):
         self.other: LoadedModel | None = None
         self.other_eval: Evaluation | None = None
         self.comparison: Comparison | None = None
+        self._opened: list[tuple[Path, str]] = []      # model files opened here, offered again
         self.compare_picker = QComboBox()
         self.compare_picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.compare_picker.setMinimumContentsLength(30)
@@ -73,19 +74,32 @@ class CompareTab(QWidget):
         self.compare_picker.activated.connect(self._on_compare_picker_activated)
         self._populate_picker()
 
+    def _current_path(self) -> Path | None:
+        model = self.view.model
+        return model.path.resolve() if model is not None and model.path is not None else None
+
     def _populate_picker(self) -> None:
-        """The shipped models (labelled from their specs: no weights are loaded), then "Open…"."""
+        """The shipped models (labelled from their specs: no weights are loaded) and the files opened here,
+        except the current model (comparing it with itself says nothing), then "Open…"."""
         self.compare_picker.clear()
+        current = self._current_path()
         for path in shipped.shipped_models():
+            if path.resolve() == current:
+                continue
             try:
                 label = model_file_label(path)
             except ModelFileError:
                 continue
-            self.compare_picker.addItem(label, str(path))
+            self.compare_picker.addItem(label, str(path.resolve()))
+        for path, label in self._opened:
+            if path != current and self.compare_picker.findData(str(path)) < 0:
+                self.compare_picker.addItem(label, str(path))
         self.compare_picker.addItem(OPEN_TEXT)
         self.compare_picker.setCurrentIndex(-1)
 
     def _add_choice(self, path: Path, label: str) -> None:
+        if all(p != path for p, _ in self._opened):
+            self._opened.append((path, label))
         i = self.compare_picker.findData(str(path))
         if i < 0:
             i = self.compare_picker.count() - 1          # before "Open…"
@@ -98,6 +112,11 @@ class CompareTab(QWidget):
 
     def compare_with(self, path) -> bool:
         """Load ``path`` as the second model and compare; False (message shown) if it cannot be read."""
+        if Path(path).resolve() == self._current_path():
+            self.compare_summary.setText(f"<span style='color:{WRONG_COLOR}'>That is the current model: pick "
+                                         "another one to compare it with.</span>")
+            self._select_choice()
+            return False
         try:
             other = LoadedModel.from_file(path)
         except ModelFileError as exc:
@@ -112,6 +131,10 @@ class CompareTab(QWidget):
         """A new current model or test set: the second model is evaluated again when shown."""
         self.other_eval, self.comparison = None, None
         self.compare_progress.hide()
+        if self.other is not None and self.other.path is not None and self.other.path.resolve() == self._current_path():
+            self.other = None                            # the second model became the current one
+        self._populate_picker()
+        self._select_choice()
 
     def update_comparison(self) -> None:
         view = self.view

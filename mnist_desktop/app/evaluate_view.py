@@ -40,7 +40,7 @@ from mnist_desktop.app.evaluate_mistakes import MistakesTab
 from mnist_desktop.app.evaluate_robustness import ROTATION_ANGLES, SAMPLES, RobustnessTab  # noqa: F401 (tests)
 from mnist_desktop.app.evaluate_widgets import (GALLERY_LIMIT, AccuracyHeader, DigitGallery,  # noqa: F401 (tests)
                                                 MissingDataPage)
-from mnist_desktop.app.jobs import Job, JobRunner
+from mnist_desktop.app.jobs import Job, JobView
 from mnist_desktop.app.state import K_DATA_DIR, AppState, LoadedModel, setting
 from mnist_desktop.app.style import ACCENT, MUTED_TEXT, WRONG_COLOR
 from mnist_desktop.app.widgets import no_model_hint
@@ -80,7 +80,7 @@ def _error_text(error: BaseException) -> str:
 # ---- the view ---------------------------------------------------------------------------------------------------
 
 
-class EvaluateView(QWidget):
+class EvaluateView(JobView):
     """The current model on the MNIST test set. See the module docstring.
 
     Signals:
@@ -92,11 +92,10 @@ class EvaluateView(QWidget):
 
     digit_chosen = Signal(object, int)
     evaluated = Signal()
-    busy_changed = Signal(bool)
 
     def __init__(self, state: AppState, settings: QSettings | None = None, *,
                  cache: EvaluationCache | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("evaluate", parent)
         self.state = state
         self.settings = settings
         self.cache = cache if cache is not None else EvaluationCache()
@@ -105,10 +104,6 @@ class EvaluateView(QWidget):
         self._folder: Path | None = None
         self._evaluation: Evaluation | None = None
         self._error: str | None = None
-        self.jobs = JobRunner(self, name="evaluate")
-        self.jobs.progressed.connect(self._on_job_progressed)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.jobs.busy_changed.connect(self.busy_changed)
 
         self.header = AccuracyHeader()
         self.mistakes = MistakesTab()
@@ -173,10 +168,6 @@ class EvaluateView(QWidget):
     @property
     def dataset(self) -> Dataset | None:
         return self._data
-
-    @property
-    def busy(self) -> bool:
-        return self.jobs.busy
 
     def data_dir(self) -> str | None:
         """The folder chosen for MNIST (QSettings ``data/dir``), or None."""
@@ -304,19 +295,7 @@ class EvaluateView(QWidget):
             self.select_cell(*self.mistakes.default_cell())
         QCoreApplication.processEvents()
 
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel running jobs and wait (at most ``timeout`` seconds) for their threads (closing, quit)."""
-        self.jobs.shutdown(timeout)
-
     # ---- events -----------------------------------------------------------------------------------------------
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self.refresh()
-
-    def closeEvent(self, event) -> None:
-        self.shutdown()
-        super().closeEvent(event)
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
         self._model = model

@@ -213,6 +213,8 @@ class PerClassChart(pg.PlotWidget):
         item.hideButtons()
         item.showGrid(x=False, y=True, alpha=0.15)
         item.setXRange(-0.6, 9.6, padding=0)
+        item.setYRange(0, 100, padding=0)
+        item.enableAutoRange(y=False)
         bottom, left = item.getAxis("bottom"), item.getAxis("left")
         bottom.setTicks([[(i, str(i)) for i in range(10)]])
         for axis in (bottom, left):
@@ -230,8 +232,9 @@ class PerClassChart(pg.PlotWidget):
 
     def set_accuracy(self, per_class: np.ndarray | None) -> None:
         """(10,) accuracies 0..1 (nan: no test digit of that class), or None for no bars."""
-        if per_class is None:
-            self.bars.setOpts(height=np.zeros(10))
+        if per_class is None:            # no bars yet (evaluating): a fixed 0-100 scale, not an
+            self.bars.setOpts(x=np.arange(10), height=np.zeros(10), y0=0)   # autorange of nothing (0, -1e-306, ...)
+            self.getPlotItem().setYRange(0, 100, padding=0)
             for t in self.values:
                 t.setText("")
             return

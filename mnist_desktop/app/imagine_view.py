@@ -39,7 +39,7 @@ from mnist_desktop import explain, heatmap
 from mnist_desktop.app.imagine_first_layer import FirstLayerPanel
 from mnist_desktop.app.imagine_widgets import (ColorBar, ImageBox, ImagineControls, TileGrid,  # noqa: F401 (tests)
                                                explanation, verdict_html, verdict_tooltip)
-from mnist_desktop.app.jobs import Job, JobRunner
+from mnist_desktop.app.jobs import Job, JobView
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.style import MUTED_TEXT, WRONG_COLOR, scaled_font
 from mnist_desktop.app.widgets import ProbabilityChart, no_model_hint
@@ -77,7 +77,7 @@ def _maximize_work(net: Network, method: str, digits: list[int], options: dict):
 # ---- the view -------------------------------------------------------------------------------------------------
 
 
-class ImagineView(QWidget):
+class ImagineView(JobView):
     """What the network imagines for each digit, and its first layer. See the module docstring.
 
     ``image_source``: returns the current drawing as the network sees it, (28, 28) in [0, 1], or None.
@@ -89,21 +89,16 @@ class ImagineView(QWidget):
     """
 
     updated = Signal()
-    busy_changed = Signal(bool)
 
     def __init__(self, state: AppState, image_source: Callable[[], np.ndarray | None] | None = None,
                  maximize_options: dict | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("imagine", parent)
         self.state = state
         self.image_source = image_source
         self.maximize_options = dict(maximize_options or {})
         self._model: LoadedModel | None = None
         self._results: dict[str, dict[int, explain.Imagined]] = {}
         self._error: str | None = None
-        self.jobs = JobRunner(self, name="imagine")
-        self.jobs.progressed.connect(self._on_job_progressed)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.jobs.busy_changed.connect(self.busy_changed)
         self._digit: int | None = ALL
         self._method = "backproject"
         self._first_done = False
@@ -209,11 +204,6 @@ class ImagineView(QWidget):
     def method(self) -> str:
         return self._method
 
-    @property
-    def busy(self) -> bool:
-        """A maximisation job is running."""
-        return self.jobs.busy
-
     def set_digit(self, digit: int | None) -> None:
         """Show ``digit`` (0-9) on its own, or all ten (None)."""
         if digit is not None and not 0 <= int(digit) <= 9:
@@ -261,18 +251,10 @@ class ImagineView(QWidget):
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel a running maximisation and wait (at most ``timeout`` seconds) for its thread (closing,
         application quit)."""
-        self.jobs.shutdown(timeout)
+        super().shutdown(timeout)
         self.progress.setVisible(False)
 
     # ---- events ---------------------------------------------------------------------------------------------
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self.refresh()
-
-    def closeEvent(self, event) -> None:
-        self.shutdown()
-        super().closeEvent(event)
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
         self.jobs.cancel_all()              # its thread stops after the current batch; results dropped

@@ -267,19 +267,21 @@ def explanation(method: str, digit: int | None, kind: str | None, imagined: expl
         if kind == "dense":
             text += (" The speckle outside the dashed box (where MNIST digits are drawn) is noise: MNIST never "
                      "has ink there, so those weights never learned and keep their random start.")
-        return text + " Fed back: the red part is used as ink."
+        return text + (" Fed back: the red part is used as ink. An evidence map is not a drawing, so the "
+                       "network may read it as another digit; Activation maximisation shows images it reads "
+                       "as the digit.")
     sure = f"it sees a {digit}" if digit is not None else "it sees the digit"
     text = (f"<b>Activation maximisation</b>: from faint noise, the pixels were nudged "
             f"{steps} times in whatever direction made the network surer {sure}, "
-            f"kept between black and white and slightly blurred so they form strokes: the network's own "
-            f"ideal, not a person's. White is ink; each image is brightened until its brightest pixel is white")
-    if imagined is not None:
-        text += f" (it was {float(imagined.image.max()):.2f})"
-    return text + "."
+            f"in ever smaller steps, kept between black and white and slightly blurred so they form strokes: "
+            f"the network's own ideal, not a person's. White is ink; as in an MNIST digit the brightest "
+            f"pixel is white, and the image shown is the image fed back.")
+    return text
 
 
 def verdict_html(r: explain.Imagined, short: bool) -> str:
-    color = RIGHT_COLOR if r.recognised else WRONG_COLOR
+    # an evidence map read as another digit is no mistake of the network's: muted, not red
+    color = RIGHT_COLOR if r.recognised else (MUTED_TEXT if r.method == "backproject" else WRONG_COLOR)
     p = r.probabilities[r.predicted] * 100
     if short:
         tail = ("" if r.recognised else
@@ -290,6 +292,8 @@ def verdict_html(r: explain.Imagined, short: bool) -> str:
             f"<span style='color:{color}'>({p:.1f}%)</span>")
     if not r.recognised:
         said += f"; it gives {r.digit} only {r.probability * 100:.1f}%"
+        if r.method == "backproject":
+            said += " (its red part as ink: an evidence map, not a drawing)"
     return said
 
 

@@ -15,6 +15,9 @@ exception object itself, its traceback logged). Everything reaches the UI thread
     runner.cancel("main"); runner.cancel_all()           # a new model: every running job is stale
     runner.shutdown(timeout=10)                          # closing: cancel and wait, bounded
 
+A view whose work is all background jobs derives from ``JobView``: it owns ``self.jobs``, refreshes when
+shown and ends its jobs when closed.
+
 Jobs are identified by ``kind``; one job of a kind is *current* at a time. Starting a job cancels the
 current one of its kind. Only current jobs deliver: a cancelled job (or one replaced, or cancelled by
 ``cancel_all``) keeps running until its next cancel point, but its progress and result are dropped, so a
@@ -38,6 +41,7 @@ import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger(__name__)
 
@@ -278,3 +282,42 @@ class JobRunner(QObject):
         if not self._current:
             self.busy_changed.emit(False)
         self.finished.emit(job)
+
+
+class JobView(QWidget):
+    """A view that does its work in the background, only while shown: ``self.jobs`` is its JobRunner,
+    ``refresh()`` (the subclass's) runs when the view is shown, closing it ends the jobs (bounded).
+
+    Signals: busy_changed(bool), the runner's. Subclasses implement ``refresh`` and may define
+    ``_on_job_progressed(job, values)`` and ``_on_job_finished(job)``, connected here.
+    """
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = JobRunner(self, name=name)
+        self.jobs.busy_changed.connect(self.busy_changed)
+        for signal, slot in ((self.jobs.progressed, "_on_job_progressed"), (self.jobs.finished, "_on_job_finished")):
+            if hasattr(self, slot):
+                signal.connect(getattr(self, slot))
+
+    @property
+    def busy(self) -> bool:
+        """Some job is running (and will deliver)."""
+        return self.jobs.busy
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel the running jobs and wait (at most ``timeout`` seconds) for their threads (closing, quit)."""
+        self.jobs.shutdown(timeout)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)

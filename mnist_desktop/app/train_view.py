@@ -9,7 +9,9 @@
 
 Left: the data panel (``data_panel``), the form (``train_form``) and Start / Pause / Stop. Right: the epoch
 and run progress with images/s and ETA, the plots (``train_plots``), the log of epoch lines
-(``training.format_epoch``, as the command line prints them), Save model… and Use in Draw view.
+(``training.format_epoch``, as the command line prints them), Save model… and Use in Draw view. Beside
+the plots, the live weights (``live_weights_panel``: snapshots the worker takes with ``weights_every``).
+A second tab, "Learning curve", is ``learning_curve_panel`` (several presets on growing training sets).
 
 Work and threads: the run (loading the data, then ``engine.train.Trainer``, the command line's loop) is
 ``worker.TrainWorker``, a job of the view's ``JobRunner`` (app/jobs.py); it owns the network it trains and
@@ -26,10 +28,12 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
-                               QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.data_panel import DatasetPanel
 from mnist_desktop.app.jobs import Job, JobRunner
+from mnist_desktop.app.learning_curve_panel import LearningCurvePanel
+from mnist_desktop.app.live_weights_panel import LiveWeightsPanel
 from mnist_desktop.app.state import K_DATA_DIR, K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
 from mnist_desktop.app.train_form import TrainForm
 from mnist_desktop.app.train_plots import TrainingPlots
@@ -38,6 +42,7 @@ from mnist_desktop.app.worker import BatchProgress, DataInfo, TrainJob, TrainOut
 from mnist_desktop.data import get_info
 from mnist_desktop.engine.serialize import save
 from mnist_desktop.engine.train import EpochRecord
+from mnist_desktop.live_weights import DEFAULT_EVERY, DEFAULT_MIN_SECONDS
 from mnist_desktop.training import build_run, format_epoch, trained_spec
 
 __all__ = ["TrainView", "K_DATA_DIR"]
@@ -85,10 +90,21 @@ class TrainView(QWidget):
         body = QHBoxLayout()
         body.addWidget(self._build_left())
         body.addLayout(self._build_right(), 1)
+        run_page = QWidget()
+        page_layout = QVBoxLayout(run_page)
+        page_layout.setContentsMargins(6, 4, 6, 6)
+        page_layout.addWidget(self.banner)
+        page_layout.addLayout(body, 1)
+        # the learning-curve mode: several presets on growing training sets (learning_curve_panel)
+        self.curve = LearningCurvePanel(settings, self.data_panel.selection, persist)
+        self.modes = QTabWidget()
+        self.modes.setDocumentMode(True)
+        self.modes.addTab(run_page, "Train a network")
+        self.modes.addTab(self.curve, "Learning curve")
+        self.modes.setTabToolTip(1, "Accuracy against the number of training images, for several networks")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 6)
-        layout.addWidget(self.banner)
-        layout.addLayout(body, 1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.modes, 1)
 
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
@@ -146,6 +162,16 @@ class TrainView(QWidget):
         self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         bars = self._build_bars()
         self.plots = TrainingPlots()
+        self.live_weights = LiveWeightsPanel()        # first-layer weights and back-projections, live + replay
+        self.weights_every = DEFAULT_EVERY            # batches between live-weight snapshots ...
+        self.weights_min_seconds = DEFAULT_MIN_SECONDS  # ... and seconds at least
+        plots_and_weights = QSplitter(Qt.Horizontal)
+        plots_and_weights.addWidget(self.plots)
+        plots_and_weights.addWidget(self.live_weights)
+        plots_and_weights.setStretchFactor(0, 3)
+        plots_and_weights.setStretchFactor(1, 2)
+        plots_and_weights.setChildrenCollapsible(False)
+        self.plots.setMinimumWidth(480)               # the plots' titles and hints fit a 1024-px window
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setToolTip("One line per epoch, as `mnist-desktop train` prints them.")
@@ -159,7 +185,7 @@ class TrainView(QWidget):
         right = QVBoxLayout()
         right.addWidget(self.status_label)
         right.addLayout(bars)
-        right.addWidget(self.plots, 1)
+        right.addWidget(plots_and_weights, 1)
         right.addWidget(self.log)
         right.addLayout(result_row)
         return right
@@ -241,7 +267,10 @@ class TrainView(QWidget):
         self.log.clear()
         self.result_label.setText("")
         self._worker = TrainWorker(TrainJob(net, config, augment, selection.dataset, selection.data_dir,
-                                            selection.limit_per_class))
+                                            selection.limit_per_class,
+                                            weights_every=self.weights_every if self.live_weights.wanted else 0,
+                                            weights_min_seconds=self.weights_min_seconds))
+        self.live_weights.start_run()
         self._net_text = f"{net.describe()}, {net.n_params():,} parameters"
         self.status_label.setText(f"Loading {get_info(selection.dataset).title}…")
         for bar in (self.epoch_bar, self.run_bar):
@@ -280,6 +309,7 @@ class TrainView(QWidget):
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Cancel any run and download and wait for their threads (bounded): the window is closing."""
         self.jobs.shutdown(timeout_s)
+        self.curve.shutdown(timeout_s)
         self.data_panel.shutdown(timeout_s)
 
     # ---- keeping the result ------------------------------------------------------------------------------------------
@@ -332,7 +362,7 @@ class TrainView(QWidget):
     def _on_job_progressed(self, job: Job, values: tuple) -> None:
         kind, payload = values
         {"data": self._on_worker_data_loaded, "batches": self._on_worker_batches_done,
-         "epoch": self._on_worker_epoch_done}[kind](payload)
+         "epoch": self._on_worker_epoch_done, "weights": self.live_weights.add}[kind](payload)
 
     def _on_job_finished(self, job: Job) -> None:
         outcome = job.result
@@ -375,6 +405,7 @@ class TrainView(QWidget):
         self._worker = None
         self.outcome = outcome
         self.plots.flush()
+        self.live_weights.finish_run()
         self.form.set_enabled_for_run(False)
         self.data_panel.setEnabled(True)
         self.pause_button.setText("Pause")

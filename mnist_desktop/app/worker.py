@@ -7,6 +7,8 @@ dataset download. No Qt here: the runner owns the thread and delivers what the w
     #   "data"     DataInfo, once, before the first batch
     #   "batches"  BatchProgress, at most ~20 per second, with every batch's loss since the last one
     #   "epoch"    EpochRecord
+    #   "weights"  live_weights.WeightSnapshot (with TrainJob.weights_every): at the start, every few hundred
+    #              batches and after each epoch, computed on a copy of the network in this thread
     # runner.finished(job): job.result is the TrainOutcome (always, once, last; run never raises)
     worker.pause(); worker.resume(); worker.stop() # any thread; cancelling the job stops it too
 
@@ -53,6 +55,8 @@ class TrainJob:
     dataset: str = "mnist"              # "mnist" | "fashion"
     data_dir: str | None = None         # a folder chosen by the user, searched first (find_dataset)
     limit_per_class: int | None = None  # train on the first N images of each class
+    weights_every: int = 0              # live weights: a snapshot every N batches (0: none) ...
+    weights_min_seconds: float = 0.5    # ... and at most this often (after an epoch too; the last always)
 
 
 @dataclass(frozen=True)
@@ -246,11 +250,15 @@ class TrainWorker:
         ema, n, last_report = 0.0, 0, 0.0
         self._good = trainer.net.snapshot()
         run_t0 = time.perf_counter()
+        schedule = self._weights(trainer, 0.0, 0, None)
         for record in trainer.run():
             if isinstance(record, EpochRecord):
                 history.append(record)
                 self._good = trainer.net.snapshot()   # what a Stop in the next epoch falls back to
                 self._reporter.report("epoch", record)
+                done = record.epoch * batches
+                if schedule is not None and (record.epoch == cfg.epochs or schedule.due(done, epoch_end=True)):
+                    self._weights(trainer, float(record.epoch), done, schedule, force=True)
                 continue
             if batches is None:
                 batches = record.batches
@@ -260,6 +268,8 @@ class TrainWorker:
             steps.append(record.epoch - 1 + record.batch / record.batches)
             losses.append(record.loss)
             smoothed.append(ema / (1 - EMA_DECAY ** n))
+            if schedule is not None and schedule.due(n):
+                self._weights(trainer, steps[-1], n, schedule)
             now = time.perf_counter()
             if now - last_report >= REPORT_INTERVAL_S or record.batch == record.batches:
                 last_report = now
@@ -270,6 +280,20 @@ class TrainWorker:
                                                                np.array(smoothed), record, done / total,
                                                                record.images_per_s, eta))
                 steps, losses, smoothed = [], [], []
+
+    def _weights(self, trainer: Trainer, position: float, batches: int, schedule, force: bool = False):
+        """Report a live_weights.WeightSnapshot (computed on a copy of the network); returns the schedule
+        (made on the first call; None when the job wants no live weights)."""
+        if not self.job.weights_every:
+            return None
+        from mnist_desktop.live_weights import SnapshotSchedule, take_snapshot
+
+        if schedule is None:
+            schedule = SnapshotSchedule(self.job.weights_every, self.job.weights_min_seconds)
+        elif force:
+            schedule.mark(batches)
+        self._reporter.report("weights", take_snapshot(trainer.net, position, batches))
+        return schedule
 
     def _finish(self, status, net, history, data_info, message, restored_epoch, t0) -> None:
         self._outcome = TrainOutcome(status, net, tuple(history), self.job.config, data_info, message,

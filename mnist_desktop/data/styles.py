@@ -33,9 +33,9 @@ import numpy as np
 # the digit each style belongs to, and the share of that digit's training images that get it
 STYLES = {"slashed-zero": 0, "flagged-one": 1, "crossed-seven": 7, "open-four": 4, "straight-nine": 9,
           "looped-two": 2}
-RATES = {"slashed-zero": 0.35, "flagged-one": 0.4, "crossed-seven": 0.3, "open-four": 0.12,
-         "straight-nine": 0.2, "looped-two": 0.1}
-FOOT_RATE = 0.35          # flagged ones that also get a foot
+RATES = {"slashed-zero": 0.35, "flagged-one": 0.45, "crossed-seven": 0.3, "open-four": 0.12,
+         "straight-nine": 0.3, "looped-two": 0.1}
+FOOT_RATE = 0.5           # flagged ones that also get a foot
 HOOK_RATE = 0.4           # template nines whose stem ends in a hook to the left
 SOFT_EDGE = 1.0           # pixels over which rendered ink fades from 1 to 0
 INK_LEVEL = 0.3           # a pixel is ink (for boxes and stroke positions) above this
@@ -63,10 +63,18 @@ def render_segments(segments: np.ndarray, width: np.ndarray, side: int = 28,
     x0, y0, x1, y1 = (segments[..., k][..., None] for k in range(4))  # (N, S, 1)
     dx, dy = x1 - x0, y1 - y0
     length2 = dx * dx + dy * dy
-    t = ((px - x0) * dx + (py - y0) * dy) / np.maximum(length2, 1e-9)
+    rx, ry = px - x0, py - y0                                         # (N, S, P): pixel - segment start
+    t = rx * dx
+    t += ry * dy
+    t /= np.maximum(length2, 1e-9)
     np.clip(t, 0.0, 1.0, out=t)
-    ex, ey = x0 + t * dx - px, y0 + t * dy - py
-    d2 = ex * ex + ey * ey                                            # (N, S, P)
+    ex = t * dx
+    ex -= rx                                                          # x0 + t dx - px
+    t *= dy
+    t -= ry                                                           # y0 + t dy - py
+    ex *= ex
+    t *= t
+    d2 = np.add(ex, t, out=ex)                                        # (N, S, P)
     if valid is not None:
         d2 = np.where(np.asarray(valid)[..., None], d2, np.float32(1e9))
     d = np.sqrt(d2.min(axis=1))                                       # (N, P)
@@ -189,7 +197,7 @@ def flag_ones(images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     mid = (left + right) / 2
     x_top = _row_center(images, top + 0.5, mid)
     x_bot = _row_center(images, bottom - 0.5, mid)
-    drop = h * np.where(rng.random(N) < 0.7, rng.uniform(0.35, 0.9, N), rng.uniform(0.1, 0.35, N))
+    drop = h * np.where(rng.random(N) < 0.6, rng.uniform(0.35, 0.9, N), rng.uniform(0.1, 0.35, N))
     run = np.maximum(drop * rng.uniform(0.35, 1.0, N), h * 0.12)
     tip = np.stack([x_top, top + 0.5], axis=1)
     start = tip + np.stack([-run, drop], axis=1)
@@ -242,7 +250,7 @@ def _straight_nine(rng) -> list[np.ndarray]:
     rx, ry = rng.uniform(0.25, 0.42), rng.uniform(0.14, 0.25)
     cx, cy = 0.5, ry
     start = rng.uniform(-30, 20)
-    loop = _arc(cx, cy, rx, ry, start, start - 360 - rng.uniform(0, 30), 14)   # counter-clockwise on screen
+    loop = _arc(cx, cy, rx, ry, start, start - 360 - rng.uniform(-40, 30), 14)   # sometimes left open   # counter-clockwise on screen
     x0 = cx + rx * rng.uniform(0.85, 1.0)
     end_x = x0 + rng.uniform(-0.2, 0.05)
     stem = [[x0, cy], [end_x, 1.0]]
@@ -352,8 +360,8 @@ def stylize(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     if added:                        # one rendering and one resampling for all of them
         S = max(seg.shape[1] for _, seg, _ in added)
         idx = np.concatenate([i for i, _, _ in added])
-        segs = np.concatenate([np.pad(seg, ((0, 0), (0, S - seg.shape[1]), (0, 0)), mode="edge")
-                               for _, seg, _ in added])
+        segs = np.concatenate([np.concatenate([seg, np.repeat(seg[:, -1:], S - seg.shape[1], axis=1)], axis=1)
+                               for _, seg, _ in added])        # short lists repeat their last segment
         width = np.concatenate([w for _, _, w in added])
         out[idx] = add_strokes(out[idx], segs, width)
     if drawn:

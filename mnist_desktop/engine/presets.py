@@ -127,11 +127,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("cnn-seed", "conv 20@5x5, pool, conv 40@5x5, pool, fc 256, fc 10, dropout 0.2; ±15° rotations",
            cnn_seed(), {"optimizer": "adam", "lr": 1e-3, "epochs": 10, "batch_size": 64,
                         "schedule": "cosine", "augment": ["rotate"]}),
-    Preset("cnn-fast", "conv 20@5x5, pool, conv 40@5x5, pool with batch norm, fc 256, dropout 0.3; Adam 3e-3, cosine "
-                       "over 8 epochs, batch 128, shifts and rotations: the quickest to 99.5% measured",
-           cnn_bn(channels=(20, 40), dropout=0.3),
-           {"optimizer": "adam", "lr": 3e-3, "epochs": 8, "batch_size": 128, "schedule": "cosine",
-            "augment": ["rotate", "shift"]}),
+    Preset("cnn-fast", "cnn-seed's layers trained for time: batch 128, Adam 2e-3, cosine over 10 epochs, "
+                       "shifts and ±15° rotations (99% test accuracy after 2 epochs)",
+           cnn_seed(), {"optimizer": "adam", "lr": 2e-3, "epochs": 10, "batch_size": 128,
+                        "schedule": "cosine", "augment": ["rotate", "shift"]}),
     Preset("mlp-512x2", "784-512-512-10 ReLU, dropout 0.3, Adam, cosine; rotate/shift/scale/thickness augmentation",
            mlp([784, 512, 512, 10], dropout=0.3),
            {"optimizer": "adam", "lr": 1e-3, "epochs": 30, "batch_size": 128, "schedule": "cosine",

@@ -101,7 +101,7 @@ def check_digit_model(net: Network, path) -> None:
     n_in = math.prod(net.input_shape)
     if n_in != 784 or net.n_outputs != 10:
         raise ModelFileError(f"{path}: this model takes {n_in:,} inputs and gives {net.n_outputs:,} outputs; "
-                             f"the app needs a digit model (28x28 = 784 inputs, 10 outputs)")
+                             f"the app needs a digit model, 784 -> 10 (a 28x28 image in, one output per digit)")
 
 
 # ---- reading the archive, headers first ----------------------------------------------------------------

@@ -24,6 +24,7 @@ from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
 from mnist_desktop.app.logs import setup_logging
+from mnist_desktop.app.my_digits_view import MyDigitsView
 from mnist_desktop.app.state import (APPLICATION, K_LAST_DIR, MODEL_FILTER, ORGANIZATION, AppState, LoadedModel,
                                      app_data_dir, setting)
 from mnist_desktop.app.style import app_icon
@@ -81,6 +82,10 @@ class MainWindow(QMainWindow):
                                         TrainView(self.state, settings=self.settings, persist=persist))
         self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
         self.add_view("evaluate", "Evaluate", EvaluateView(self.state, self.settings)).digit_chosen.connect(self._on_digit_chosen)
+        self.my_digits_view = self.add_view("digits", "My digits", MyDigitsView(self.state))
+        self.my_digits_view.collection_changed.connect(self.draw_view.label_row.set_count)
+        self.draw_view.label_row.label_chosen.connect(self.collect_digit)
+        self.draw_view.label_row.set_count(sum(self.my_digits_view.collection.counts()))
 
         pen = setting(self.settings, K_PEN, float, None)
         if pen is not None:
@@ -308,6 +313,27 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(f"{desc}\n{model.path if model.path else 'in memory, not saved'}")
         if model.path is not None and self.persist:
             self.settings.setValue(K_LAST_MODEL, str(model.path))
+
+    def collect_digit(self, label: int) -> bool:
+        """"It's a…": the Draw view's strokes go into My digits labelled ``label``; the canvas clears."""
+        view, canvas = self.draw_view, self.draw_view.canvas
+        if canvas.image() is not None:
+            view.show_message("Only drawn digits can be collected (this is an opened image): draw it instead.",
+                              "warning")
+            return False
+        if canvas.is_blank():
+            view.show_message(f"Draw a digit first, then say which it is (It's a… or a key 0-9).", "warning")
+            return False
+        predicted = view.prediction.digit
+        path = self.my_digits_view.collect(canvas.drawing(), label)
+        if path is None:
+            return False
+        canvas.clear()
+        n = self.my_digits_view.collection.counts()[label]
+        said = "" if predicted is None else (" (read right)" if predicted == label else f" (it was read as {predicted})")
+        view.show_message(f"Added to My digits as a {label}{said}: {n} example{'s' if n != 1 else ''} of {label}. "
+                          "Undo brings the drawing back to the canvas.", "info")
+        return True
 
     def _on_digit_chosen(self, image, label: int) -> None:
         """A view handed over a 28x28 digit (the Evaluate view's galleries): show it in the Draw view."""

@@ -240,7 +240,7 @@ def _cmd_evaluate(args) -> int:
     if problem:
         return _fail(problem)
     try:
-        net, spec = load(model)
+        net, spec = load(model, digits=True)   # 784 -> 10, or the scores below would be nonsense
     except ModelFileError as exc:
         return _fail(str(exc))
     try:
@@ -466,7 +466,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if problem:
         return fail(problem)
     try:
-        net, _spec = load(model_path)
+        net, _spec = load(model_path, digits=True)
     except ModelFileError as exc:
         return fail(str(exc))
     if math.prod(net.input_shape) != 784 or net.n_outputs != 10:

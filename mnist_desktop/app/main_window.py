@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
         candidates = []
         if requested:
             candidates.append(("the model given with --model", requested))
-        last = self.settings.value(K_LAST_MODEL)
+        last = setting(self.settings, K_LAST_MODEL, str, None)   # None if absurd (e.g. 5,000 characters)
         if isinstance(last, str) and last and last != str(requested):
             candidates.append(("the last model used", last))
         default = shipped.default_model_path()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
                                QVBoxLayout, QWidget)
 
 from mnist_desktop import shipped
-from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
+from mnist_desktop.app.canvas import CANVAS_SIZE, PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  # noqa: F401 (tests, benchmarks)
 from mnist_desktop.app.imageio import load_image
 from mnist_desktop.app.jobs import Job, JobRunner
@@ -148,7 +148,9 @@ class DrawView(QWidget):
         self.pen_slider.setToolTip("Pen width in canvas pixels (the canvas is 280×280, like the drawing files)")
         self.pen_slider.setMinimumWidth(100)
         self.pen_label = QLabel()
-        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance("40 px") + 4)
+        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance(f"40 / {CANVAS_SIZE}") + 4)
+        self.pen_label.setToolTip(f"Pen width in canvas pixels: the canvas is {CANVAS_SIZE}×{CANVAS_SIZE}, "
+                                  "whatever its size on screen")
         self.undo_button = QPushButton("Undo")
         self.undo_button.setToolTip("Undo the last stroke, clear or opened file (Ctrl+Z)")
         self.clear_button = QPushButton("Clear")
@@ -485,7 +487,7 @@ class DrawView(QWidget):
     # ---- small slots -------------------------------------------------------------------------------
 
     def _on_pen_slider_changed(self, value: int, apply: bool = True) -> None:
-        self.pen_label.setText(f"{value} px")
+        self.pen_label.setText(f"{value} / {CANVAS_SIZE}")   # canvas pixels, not the screen's
         if apply:
             self.canvas.set_pen_width(value)
 

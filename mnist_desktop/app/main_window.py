@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from mnist_desktop import __version__, shipped
+from mnist_desktop.app import help as help_dialogs
 from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
@@ -177,6 +178,12 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action(edit, "Clear", self.draw_view_clear, ["Del", "Esc"], "Clear the canvas")
         self.view_menu = bar.addMenu("&View")
         help_menu = bar.addMenu("&Help")
+        self.how_to_action = self._action(help_menu, "How to use", self.show_how_to_use, ["F1"],
+                                          "What each view does, and the command line")
+        self.shortcuts_action = self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts,
+                                             tip="Every keyboard shortcut of the window")
+        self.open_data_folder_action = self._action(help_menu, "Open data folder", self.open_data_folder,
+                                                    tip="Show the app's own folder (your digits, adapted models, the log)")
         self.open_log_folder_action = self._action(help_menu, "Open log folder", self.open_log_folder,
                                                    tip="Show the folder with the app's log file (warnings and errors)")
         self.about_action = self._action(help_menu, "About mnist-desktop", self.show_about)
@@ -270,7 +277,7 @@ class MainWindow(QMainWindow):
         candidates = []
         if requested:
             candidates.append(("the model given with --model", requested))
-        last = self.settings.value(K_LAST_MODEL)
+        last = setting(self.settings, K_LAST_MODEL, str, None)   # None if absurd (e.g. 5,000 characters)
         if isinstance(last, str) and last and last != str(requested):
             candidates.append(("the last model used", last))
         default = shipped.default_model_path()
@@ -295,6 +302,7 @@ class MainWindow(QMainWindow):
         return loaded
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
+        self.setWindowTitle("mnist-desktop" if model is None else f"{model.name} — mnist-desktop")
         if model is None:
             self.model_label.setText("No model loaded")
             self.model_label.setToolTip("")
@@ -368,6 +376,39 @@ class MainWindow(QMainWindow):
         if not ok:
             self.statusBar().showMessage(f"Could not open a file manager: the log folder is {folder}", 10000)
         return ok
+
+    def open_data_folder(self) -> bool:
+        """Show the app's data folder (QStandardPaths.AppDataLocation) in the file manager."""
+        folder = app_data_dir()
+        ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not ok:
+            self.statusBar().showMessage(f"Could not open a file manager: the data folder is {folder}", 10000)
+        return ok
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what) for the Help › Keyboard shortcuts list, read from the window's actions."""
+        actions = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            stack = [menu] if menu is not None else []
+            while stack:
+                m = stack.pop(0)
+                for a in m.actions():
+                    (stack.append(a.menu()) if a.menu() is not None else actions.append(a))
+        extra = []
+        saliency = getattr(self.draw_view, "saliency_button", None)
+        if saliency is not None and not saliency.shortcut().isEmpty():
+            extra.append((saliency.shortcut().toString(QKeySequence.NativeText), "Draw: saliency overlay on/off"))
+        for view in self._views.values():   # a view may list its own (e.g. Train's Start / Pause / Stop)
+            extra += list(getattr(view, "shortcut_rows", lambda: [])())
+        return help_dialogs.shortcut_rows(actions, extra)
+
+    def show_how_to_use(self):
+        return help_dialogs.show_text(self, "How to use mnist-desktop", help_dialogs.HOW_TO_USE)
+
+    def show_shortcuts(self):
+        return help_dialogs.show_text(self, "Keyboard shortcuts", help_dialogs.shortcuts_html(self.shortcut_rows()),
+                                      size=(460, 520))
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", self.about_text())

@@ -381,6 +381,8 @@ class MessageBanner(QFrame):
             policy = self.sizePolicy()
             policy.setRetainSizeWhenHidden(True)
             self.setSizePolicy(policy)
+            self.label.setMinimumWidth(1)             # a fixed height must not make the wrapped text ask for width
+            self.label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.hide()
 
     @property

@@ -149,6 +149,8 @@ def _cmd_train(args) -> int:
         return _fail(f"--out must name a .npz file, got {out}")
     if out.is_dir():
         return _fail(f"cannot save {out}: it is a folder; --out must name a file")
+    if args.limit_per_class is not None and args.limit_per_class < 1:
+        return _fail(f"--limit-per-class must be at least 1, got {args.limit_per_class}")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
     try:
@@ -159,7 +161,7 @@ def _cmd_train(args) -> int:
         return _fail(str(exc))
     try:
         data = _load_data(args, validation=args.validation, limit_per_class=args.limit_per_class)
-    except DatasetError as exc:
+    except (DatasetError, ValueError) as exc:
         return _fail(str(exc))
     name = args.name or out.stem
     print(f"{name}: {net.describe()}, {net.n_params():,} parameters; {len(data.x_train):,} training images "
@@ -182,10 +184,25 @@ def _cmd_train(args) -> int:
                            f"epoch {record.epoch} loss {record.loss:.3f} {record.images_per_s:,.0f} img/s")
     except TrainingDiverged as exc:
         bar.close()
-        return _fail(f"{exc} Nothing was saved.", 1)
+        if not exc.restored_epoch:
+            return _fail(f"{exc} Nothing was saved.", 1)
+        # like the window: the weights of the last good epoch are worth keeping (the network holds them again)
+        history = [r for r in trainer.history if r.epoch <= exc.restored_epoch]
+        spec = trained_spec(net, config, history, name=name, preset=args.preset, dataset=data.name,
+                            test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
+                            wall_seconds=time.perf_counter() - t0)
+        if args.init_from:
+            spec["training"]["init_from"] = str(args.init_from)
+        try:
+            save(net, out, spec)
+        except OSError as save_exc:
+            return _fail(f"{exc} The last good weights could not be saved either: {save_exc}", 1)
+        return _fail(f"{exc} Saved the weights after epoch {exc.restored_epoch} "
+                     f"({data.test_name} accuracy {history[-1].test_acc * 100:.2f}%) to {out}.", 1)
     except KeyboardInterrupt:
         bar.close()
-        return _fail("interrupted; nothing was saved" + (f" (last completed epoch: {last.epoch})" if last else ""), 130)
+        done = f"after {last.epoch} of {config.epochs} epochs" if last else "before the first epoch ended"
+        return _fail(f"training stopped by Ctrl+C {done}; nothing was saved ({out} is unchanged)", 130)
     wall = time.perf_counter() - t0
     spec = trained_spec(net, config, trainer.history, name=name, preset=args.preset, dataset=data.name,
                         test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
@@ -240,7 +257,7 @@ def _cmd_evaluate(args) -> int:
     if problem:
         return _fail(problem)
     try:
-        net, spec = load(model)
+        net, spec = load(model, digits=True)   # 784 -> 10, or the scores below would be nonsense
     except ModelFileError as exc:
         return _fail(str(exc))
     try:
@@ -419,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("mnist-desktop: stopped by Ctrl+C; files being written were left as they were", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `mnist-desktop predict ... | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -466,7 +483,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if problem:
         return fail(problem)
     try:
-        net, _spec = load(model_path)
+        net, _spec = load(model_path, digits=True)
     except ModelFileError as exc:
         return fail(str(exc))
     if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
@@ -591,6 +608,160 @@ def _cmd_calibrate(args) -> int:
 
 
 SUBCOMMANDS.append(_add_calibrate)
+
+
+# ---- adapt ---------------------------------------------------------------------------------------
+
+
+def _add_adapt(sub) -> None:
+    p = sub.add_parser("adapt", help="teach a model your handwriting from labelled drawings", description=(
+        "Adapt a model to someone's handwriting: fine-tune it on labelled drawings (a few of each digit "
+        "are enough) and save the result as a new model file that predict, evaluate and the window use "
+        "like any other. A drawing's label is its \"label\" key, else the digit after the last underscore "
+        "of its name (0042_7.json is a 7). Adapting an adapted model starts again from its base model. "
+        "Nothing is written unless the adaptation finished."))
+    p.add_argument("inputs", nargs="+", metavar="DRAWING_OR_DIR", help="drawing files (.json) or folders of them")
+    p.add_argument("--model", metavar="BASE", default=argparse.SUPPRESS,
+                   help=MODEL_HELP + "; the model to adapt")
+    p.add_argument("--out", required=True, metavar="NEW.npz", help="where to save the adapted model")
+    p.add_argument("--name", help="model name stored in the file (default: BASE's name + '-mine')")
+    p.add_argument("--check", action="store_true",
+                   help="also measure: before/after accuracy on your digits (k-fold: each digit read by a "
+                        "model adapted without it) and on the MNIST test set (when found; see --data)")
+    p.add_argument("--data", metavar="DIR", help="MNIST folder for --check (default: $MNIST_DIR, then the cache)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the augmentation and replay sampling (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with what was done and measured")
+    p.set_defaults(func=_cmd_adapt, dataset="mnist")
+
+
+def _cmd_adapt(args) -> int:
+    import numpy as np
+
+    from mnist_desktop import personalize
+    from mnist_desktop.engine.serialize import ModelFileError, load, read_spec, save
+    from mnist_desktop.shipped import MODELS_DIR
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".npz":
+        return _fail(f"--out must name a .npz file, got {out}")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if out.resolve().parent == MODELS_DIR.resolve():
+        return _fail(f"{out}: refusing to write into the shipped models' folder; choose another place")
+    model, problem = _resolve_model(getattr(args, "model", None))
+    if problem:
+        return _fail(problem)
+    notes = []
+    try:
+        spec = read_spec(model)
+        if personalize.is_adapted(spec):
+            base = personalize.base_model_path(spec)
+            if base is None:
+                info = spec["adaptation"].get("base") or {}
+                return _fail(f"{model} is an adapted model and its base model {info.get('path')!r} is missing or "
+                             "changed; adapt the base model itself (--model BASE)")
+            notes.append(f"{model} is adapted from {base}: adapting {base} again")
+            model = base
+        net, spec = load(model)
+    except ModelFileError as exc:
+        return _fail(str(exc))
+    if Path(model).resolve() == out.resolve():
+        return _fail(f"--out {out} is the base model itself; choose a new file")
+    try:
+        files = personalize.drawing_files(args.inputs)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if not files:
+        return _fail("no drawing files (.json) found in " + ", ".join(args.inputs))
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # drawings are rendered with Qt, never shown
+    try:
+        from mnist_desktop.app.imageio import ensure_gui_app, preprocess_file
+    except ImportError as exc:
+        return _fail(f"reading drawings needs PySide6 ({exc})")
+    ensure_gui_app()
+
+    def to_image(path):
+        pre = preprocess_file(path)
+        return None if pre is None else pre.image
+
+    examples, errors = personalize.examples_from_files(files, to_image)
+    if errors:
+        for line in errors:
+            print(f"mnist-desktop adapt: {line}", file=sys.stderr)
+        return _fail(f"{len(errors)} of {len(files)} files could not be used; nothing was written", 1)
+    settings = personalize.AdaptSettings(seed=args.seed)
+    try:
+        replay = personalize.load_replay()
+        bar = Progress("adapting")
+        result = personalize.adapt(net, examples, replay=replay, settings=settings,
+                                   progress=lambda done, total, what: bar.update(done, total, what))
+        bar.close()
+    except personalize.AdaptError as exc:
+        return _fail(str(exc), 1)
+    report = {"base": str(model), "out": str(out), "examples": len(examples),
+              "per_digit": [int(c) for c in examples.counts()], "seconds": round(result.seconds, 2),
+              "method": personalize.METHOD}
+    check, test_accuracy = {}, None
+    if args.check:
+        check, test_accuracy = _adapt_check(args, net, result, examples, replay, settings, notes)
+        report.update(check)
+    name = args.name or f"{spec.get('name') or Path(model).stem}-mine"
+    new_spec = personalize.adapted_spec(result, spec, model, name=name, test_accuracy=test_accuracy, check=check)
+    try:
+        save(result.net, out, new_spec)
+    except OSError as exc:
+        return _fail(f"{out}: cannot write ({exc.strerror or exc}); nothing was written", 1)
+    if args.json:
+        print(json.dumps({**report, "notes": notes}))
+        return 0
+    for note in notes:
+        print(note)
+    counts = examples.counts()
+    missing = [str(d) for d in range(10) if counts[d] == 0]
+    print(f"adapted {spec.get('name') or Path(model).stem} to {len(examples)} drawings "
+          f"({', '.join(f'{d}: {c}' for d, c in enumerate(counts) if c)}) in {result.seconds:.1f} s")
+    if missing:
+        print(f"no examples of {', '.join(missing)}: those digits are read as the base model reads them")
+    if "own_digits" in check:
+        cv = check["own_digits"]
+        print(f"your digits ({cv['folds']}-fold, each read by a model adapted without it): "
+              f"{cv['before'] * 100:.1f}% before, {cv['after'] * 100:.1f}% after "
+              f"({cv['fixed']} fixed, {cv['broken']} broken)")
+    if "mnist_test" in check:
+        m = check["mnist_test"]
+        print(f"MNIST test: {m['before'] * 100:.2f}% before, {m['after'] * 100:.2f}% after ({m['n']:,} digits)")
+    elif args.check:
+        print(f"MNIST test: not measured ({check.get('mnist_test_problem', 'not found')})")
+    print(f"saved {out}")
+    return 0
+
+
+def _adapt_check(args, net, result, examples, replay, settings, notes) -> tuple[dict, float | None]:
+    """--check: k-fold on the user's digits, and the MNIST test set before/after when it is found."""
+    from mnist_desktop import personalize
+    from mnist_desktop.data import DatasetError
+    from mnist_desktop.evaluation import evaluate
+
+    check: dict = {}
+    if len(examples) >= 2:
+        cv = personalize.cross_validate(net, examples, replay=replay, settings=settings)
+        check["own_digits"] = cv.to_dict()
+    test_accuracy = None
+    try:
+        data = _load_data(args, test_only=True)
+    except DatasetError as exc:
+        check["mnist_test_problem"] = str(exc).split(". ")[0]
+        return check, None
+    before = evaluate(net, data.x_test, data.y_test).accuracy
+    after = evaluate(result.net, data.x_test, data.y_test).accuracy
+    check["mnist_test"] = {"before": before, "after": after, "n": int(len(data.y_test))}
+    if data.name == "mnist" and len(data.y_test) == 10_000:
+        test_accuracy = after
+    return check, test_accuracy
+
+
+SUBCOMMANDS.append(_add_adapt)
 
 
 # ---- learning-curve ---------------------------------------------------------------------------------

@@ -15,12 +15,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_desktop.fileio import atomic_write
+from mnist_desktop.fileio import ReadError, atomic_write, read_capped
 
-MAX_SIDE = 4096          # a canvas side beyond this is not a drawing of a digit
-MAX_POINTS = 1_000_000   # all strokes together
-MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_COORD = 1e6          # points may leave the canvas a little, not by a million pixels
+# The window's canvas is 280x280 with a 4-40 px pen and a drawn digit has a few hundred points; these
+# bounds are far beyond that and keep reading and rendering any file under a second and well under 1 GB.
+MAX_SIDE = 2048          # a canvas side beyond this is not a drawing of a digit
+MAX_PEN = 256.0          # pixels
+MAX_POINTS = 50_000      # all strokes together
+MAX_FILE_BYTES = 8 * 1024 * 1024   # read at most this much, whatever the file claims to be
+MAX_COORD = 1e5          # points may leave the canvas a little, not by a hundred thousand pixels
+MAX_INK = 50_000_000     # rendering work, see ink_pixels: at most about 1.5 s of Qt's painter
 
 
 class DrawingError(ValueError):
@@ -58,6 +62,8 @@ def drawing_from_json(text: str | bytes, *, source: str = "drawing") -> Drawing:
         obj = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DrawingError(f"{source}: not valid JSON ({exc})") from None
+    except ValueError as exc:  # e.g. a number of 10,000 digits
+        raise DrawingError(f"{source}: not a drawing ({str(exc).splitlines()[0][:100]})") from None
     except RecursionError:
         raise DrawingError(f"{source}: not valid JSON (nested too deeply)") from None
     if not isinstance(obj, dict):
@@ -93,19 +99,10 @@ def drawing_from_json(text: str | bytes, *, source: str = "drawing") -> Drawing:
 def read_drawing(path: str | os.PathLike) -> Drawing:
     """Read and validate a drawing file; DrawingError (a ValueError) naming the file for any problem."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise DrawingError(f"{path}: {size:,} bytes is too big for a drawing")
-        raw = path.read_bytes()
-    except DrawingError:
-        raise
-    except FileNotFoundError:
-        raise DrawingError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DrawingError(f"{path}: is a folder, not a drawing file") from None
-    except OSError as exc:
-        raise DrawingError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:  # regular files only (a FIFO would block, /dev/zero never ends), at most MAX_FILE_BYTES read
+        raw = read_capped(path, MAX_FILE_BYTES, "drawing file")
+    except ReadError as exc:
+        raise DrawingError(str(exc)) from None
     return drawing_from_json(raw, source=str(path))
 
 
@@ -138,8 +135,9 @@ def _check(d: Drawing, source: str) -> None:
         if not 1 <= side <= MAX_SIDE:
             raise DrawingError(f"{source}: {name} {side} is out of range (1 to {MAX_SIDE} pixels)")
     if not (isinstance(d.pen_width, (int, float)) and math.isfinite(d.pen_width)
-            and 0 < d.pen_width <= max(d.width, d.height)):
-        raise DrawingError(f"{source}: pen_width {d.pen_width} is out of range (above 0, at most the canvas size)")
+            and 0 < d.pen_width <= min(MAX_PEN, max(d.width, d.height))):
+        raise DrawingError(f"{source}: pen_width {d.pen_width} is out of range (above 0, at most "
+                           f"{min(MAX_PEN, max(d.width, d.height)):g} pixels)")
     if d.n_points > MAX_POINTS:
         raise DrawingError(f"{source}: {d.n_points:,} points is more than a drawing can have ({MAX_POINTS:,})")
     for k, stroke in enumerate(d.strokes):
@@ -148,3 +146,25 @@ def _check(d: Drawing, source: str) -> None:
                 raise DrawingError(f"{source}: stroke {k}, point {n} is ({x}, {y}), expected finite numbers")
             if abs(x) > MAX_COORD or abs(y) > MAX_COORD:
                 raise DrawingError(f"{source}: stroke {k}, point {n} ({x}, {y}) is absurdly far off the canvas")
+    ink = ink_pixels(d)
+    if ink > MAX_INK:
+        raise DrawingError(f"{source}: too much ink to be a drawing of a digit (the strokes would take "
+                           f"{ink / MAX_INK:,.1f} times the rendering work allowed; {d.n_points:,} points, "
+                           f"{d.pen_width:g}-pixel pen)")
+
+
+def ink_pixels(d: Drawing) -> float:
+    """The work of rendering ``d``, in pixel-like units. Qt's anti-aliased painter, for a pen wider than
+    a pixel, takes time in proportion to each segment's bounding box (measured: a 900-pixel diagonal
+    with a 2-pixel pen takes 10 ms), and even a hair-thin line costs a span for each row it crosses: per
+    segment (|dx| + pen + 1) x (|dy| + pen + 1) + 16 x (length + pen), plus a dot per stroke."""
+    pen = float(d.pen_width)
+    total = 0.0
+    for stroke in d.strokes:
+        if len(stroke) == 0:
+            continue
+        total += (pen + 1.0) * (pen + 17.0)
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+            dx, dy = abs(x1 - x0), abs(y1 - y0)
+            total += (dx + pen + 1.0) * (dy + pen + 1.0) + 16.0 * (math.hypot(dx, dy) + pen)
+    return total

@@ -111,7 +111,7 @@ def test_clear_and_undo_buttons(view, qtbot):
 def test_pen_slider_sets_the_pen_width(view):
     view.pen_slider.setValue(25)
     assert view.canvas.pen_width == 25
-    assert view.pen_label.text() == "25 px"
+    assert view.pen_label.text() == "25 / 280"
 
 
 def test_without_a_model_the_preview_still_works(qtbot, no_shipped_models):

@@ -71,6 +71,7 @@ def test_a_built_wheel_carries_the_shipped_models(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in [*BARS, "README.md"]:
         assert f"mnist_desktop/models/{name}" in names
+    assert "mnist_desktop/data/replay_digits.npz" in names       # what adapting mixes in (personalize.py)
     # the resources folder travels inside the package, the licence in the metadata
     for path in [shipped.ICON_SVG, shipped.DESKTOP_FILE, *shipped.icon_files(), *shipped.example_drawings().values()]:
         assert f"mnist_desktop/resources/{path.relative_to(shipped.RESOURCES_DIR).as_posix()}" in names

@@ -17,10 +17,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from mnist_desktop.app.style import PLOT_FOREGROUND, SERIES_COLORS as PALETTE  # noqa: N811 (its old name)
 from mnist_desktop.learning_curve import CurveResult
-
-# Okabe-Ito: distinguishable for colour-blind readers
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 
 
 def preset_color(result: CurveResult, preset: str) -> QColor:
@@ -98,17 +96,17 @@ def paint_curve(painter: QPainter, width: int, height: int, result: CurveResult 
     for a in ticks_y:
         painter.setPen(grid)
         painter.drawLine(QPointF(plot.left(), py(a)), QPointF(plot.right(), py(a)))
-        painter.setPen(QColor("#333"))
+        painter.setPen(QColor(PLOT_FOREGROUND))
         painter.drawText(QRectF(0, py(a) - line_h / 2, left - 6, line_h), Qt.AlignRight | Qt.AlignVCenter,
                          f"{a * 100:.0f}%")
     for n in sizes:
         painter.setPen(grid)
         painter.drawLine(QPointF(px(n), plot.top()), QPointF(px(n), plot.bottom()))
-        painter.setPen(QColor("#333"))
+        painter.setPen(QColor(PLOT_FOREGROUND))
         painter.drawText(QRectF(px(n) - 40, plot.bottom() + 3, 80, line_h), Qt.AlignHCenter, size_label(n))
     painter.setPen(QPen(QColor("#666"), 1))
     painter.drawRect(plot)
-    painter.setPen(QColor("#333"))
+    painter.setPen(QColor(PLOT_FOREGROUND))
     painter.drawText(QRectF(plot.left(), plot.bottom() + line_h + 4, plot.width(), line_h), Qt.AlignHCenter,
                      "training images (balanced per digit, log scale)")
     painter.save()

@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
                                QVBoxLayout, QWidget)
 
 from mnist_desktop import shipped
-from mnist_desktop.app.canvas import PEN_WIDTH_RANGE, DrawingCanvas
+from mnist_desktop.app.canvas import CANVAS_SIZE, PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  # noqa: F401 (tests, benchmarks)
 from mnist_desktop.app.imageio import load_image
 from mnist_desktop.app.jobs import Job, JobRunner
+from mnist_desktop.app.my_digits_view import LabelRow
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir, model_file_label
 from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
 from mnist_desktop.confidence import (Calibration, Verdict, assess, cached_calibration_path, calibrate,
@@ -109,7 +110,7 @@ class DrawView(QWidget):
 
         right = self._build_right()                # first: the saliency overlay draws on its preview too
         left = self._build_left()
-        self.banner = MessageBanner()
+        self.banner = MessageBanner(reserve_lines=2)   # room kept: a message never moves the canvas
         body = QHBoxLayout()
         body.addLayout(left, 11)
         body.addSpacing(6)
@@ -147,7 +148,9 @@ class DrawView(QWidget):
         self.pen_slider.setToolTip("Pen width in canvas pixels (the canvas is 280×280, like the drawing files)")
         self.pen_slider.setMinimumWidth(100)
         self.pen_label = QLabel()
-        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance("40 px") + 4)
+        self.pen_label.setMinimumWidth(self.pen_label.fontMetrics().horizontalAdvance(f"40 / {CANVAS_SIZE}") + 4)
+        self.pen_label.setToolTip(f"Pen width in canvas pixels: the canvas is {CANVAS_SIZE}×{CANVAS_SIZE}, "
+                                  "whatever its size on screen")
         self.undo_button = QPushButton("Undo")
         self.undo_button.setToolTip("Undo the last stroke, clear or opened file (Ctrl+Z)")
         self.clear_button = QPushButton("Clear")
@@ -171,6 +174,8 @@ class DrawView(QWidget):
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
         left.addWidget(self.saliency_legend)
+        self.label_row = LabelRow()          # "It's a…": the window collects the drawing (My digits)
+        left.addWidget(self.label_row)
         return left
 
     def _build_right(self) -> QVBoxLayout:
@@ -368,6 +373,8 @@ class DrawView(QWidget):
             self.show_message(f"Could not open the model; keeping the current one. {exc}")
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
+        if model is not None and "model" in self.banner.text.lower():
+            self.banner.dismiss()            # "Could not open the model…" is stale once one opened
         if model is not None:
             i = self._choice_index(loaded=model)
             if i is None and model.path is not None:
@@ -385,6 +392,8 @@ class DrawView(QWidget):
     # ---- live prediction ---------------------------------------------------------------------------
 
     def _on_canvas_changed(self) -> None:
+        if self.banner.level != "error":     # notes about what the canvas showed go with it (Clear, a stroke)
+            self.banner.dismiss()
         self.undo_button.setEnabled(self.canvas.can_undo())
         self._schedule()
 
@@ -478,7 +487,7 @@ class DrawView(QWidget):
     # ---- small slots -------------------------------------------------------------------------------
 
     def _on_pen_slider_changed(self, value: int, apply: bool = True) -> None:
-        self.pen_label.setText(f"{value} px")
+        self.pen_label.setText(f"{value} / {CANVAS_SIZE}")   # canvas pixels, not the screen's
         if apply:
             self.canvas.set_pen_width(value)
 

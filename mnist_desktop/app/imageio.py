@@ -25,6 +25,7 @@ from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
 
 DRAWING_SUFFIXES = (".json",)
 PREDICT_MAX_SIDE = 2048  # a photo is shrunk to this before the NumPy steps: the digit ends up 20 px tall anyway
+POLYLINE_CHUNK = 64      # points per drawPolyline call (see paint_strokes)
 _APP = None  # keeps the application object made by ensure_gui_app alive
 
 
@@ -79,7 +80,12 @@ def paint_strokes(painter: QPainter, strokes, pen_width: float) -> None:
             else:
                 painter.setPen(pen)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawPolyline(QPolygonF([QPointF(float(x), float(y)) for x, y in stroke]))
+                # Qt strokes one polyline in time that grows much faster than its length (100,000 points:
+                # minutes); pieces of POLYLINE_CHUNK points sharing their end points paint the same shape
+                # (round caps and joins) in linear time. Drawn strokes are far shorter and go in one piece.
+                for start in range(0, max(1, len(stroke) - 1), POLYLINE_CHUNK):
+                    piece = stroke[start:start + POLYLINE_CHUNK + 1]
+                    painter.drawPolyline(QPolygonF([QPointF(float(x), float(y)) for x, y in piece]))
     finally:
         painter.restore()
 

@@ -19,10 +19,12 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from mnist_desktop import __version__, shipped
+from mnist_desktop.app import help as help_dialogs
 from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
 from mnist_desktop.app.logs import setup_logging
+from mnist_desktop.app.my_digits_view import MyDigitsView
 from mnist_desktop.app.state import (APPLICATION, K_LAST_DIR, MODEL_FILTER, ORGANIZATION, AppState, LoadedModel,
                                      app_data_dir, setting)
 from mnist_desktop.app.style import app_icon
@@ -80,6 +82,10 @@ class MainWindow(QMainWindow):
                                         TrainView(self.state, settings=self.settings, persist=persist))
         self.add_view("imagine", "Imagine", ImagineView(self.state, image_source=lambda: getattr(self.draw_view.prediction.pre, "image", None)))
         self.add_view("evaluate", "Evaluate", EvaluateView(self.state, self.settings)).digit_chosen.connect(self._on_digit_chosen)
+        self.my_digits_view = self.add_view("digits", "My digits", MyDigitsView(self.state))
+        self.my_digits_view.collection_changed.connect(self.draw_view.label_row.set_count)
+        self.draw_view.label_row.label_chosen.connect(self.collect_digit)
+        self.draw_view.label_row.set_count(sum(self.my_digits_view.collection.counts()))
 
         pen = setting(self.settings, K_PEN, float, None)
         if pen is not None:
@@ -172,6 +178,12 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action(edit, "Clear", self.draw_view_clear, ["Del", "Esc"], "Clear the canvas")
         self.view_menu = bar.addMenu("&View")
         help_menu = bar.addMenu("&Help")
+        self.how_to_action = self._action(help_menu, "How to use", self.show_how_to_use, ["F1"],
+                                          "What each view does, and the command line")
+        self.shortcuts_action = self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts,
+                                             tip="Every keyboard shortcut of the window")
+        self.open_data_folder_action = self._action(help_menu, "Open data folder", self.open_data_folder,
+                                                    tip="Show the app's own folder (your digits, adapted models, the log)")
         self.open_log_folder_action = self._action(help_menu, "Open log folder", self.open_log_folder,
                                                    tip="Show the folder with the app's log file (warnings and errors)")
         self.about_action = self._action(help_menu, "About mnist-desktop", self.show_about)
@@ -265,7 +277,7 @@ class MainWindow(QMainWindow):
         candidates = []
         if requested:
             candidates.append(("the model given with --model", requested))
-        last = self.settings.value(K_LAST_MODEL)
+        last = setting(self.settings, K_LAST_MODEL, str, None)   # None if absurd (e.g. 5,000 characters)
         if isinstance(last, str) and last and last != str(requested):
             candidates.append(("the last model used", last))
         default = shipped.default_model_path()
@@ -290,6 +302,7 @@ class MainWindow(QMainWindow):
         return loaded
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
+        self.setWindowTitle("mnist-desktop" if model is None else f"{model.name} — mnist-desktop")
         if model is None:
             self.model_label.setText("No model loaded")
             self.model_label.setToolTip("")
@@ -300,6 +313,27 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(f"{desc}\n{model.path if model.path else 'in memory, not saved'}")
         if model.path is not None and self.persist:
             self.settings.setValue(K_LAST_MODEL, str(model.path))
+
+    def collect_digit(self, label: int) -> bool:
+        """"It's a…": the Draw view's strokes go into My digits labelled ``label``; the canvas clears."""
+        view, canvas = self.draw_view, self.draw_view.canvas
+        if canvas.image() is not None:
+            view.show_message("Only drawn digits can be collected (this is an opened image): draw it instead.",
+                              "warning")
+            return False
+        if canvas.is_blank():
+            view.show_message(f"Draw a digit first, then say which it is (It's a… or a key 0-9).", "warning")
+            return False
+        predicted = view.prediction.digit
+        path = self.my_digits_view.collect(canvas.drawing(), label)
+        if path is None:
+            return False
+        canvas.clear()
+        n = self.my_digits_view.collection.counts()[label]
+        said = "" if predicted is None else (" (read right)" if predicted == label else f" (it was read as {predicted})")
+        view.show_message(f"Added to My digits as a {label}{said}: {n} example{'s' if n != 1 else ''} of {label}. "
+                          "Undo brings the drawing back to the canvas.", "info")
+        return True
 
     def _on_digit_chosen(self, image, label: int) -> None:
         """A view handed over a 28x28 digit (the Evaluate view's galleries): show it in the Draw view."""
@@ -342,6 +376,39 @@ class MainWindow(QMainWindow):
         if not ok:
             self.statusBar().showMessage(f"Could not open a file manager: the log folder is {folder}", 10000)
         return ok
+
+    def open_data_folder(self) -> bool:
+        """Show the app's data folder (QStandardPaths.AppDataLocation) in the file manager."""
+        folder = app_data_dir()
+        ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not ok:
+            self.statusBar().showMessage(f"Could not open a file manager: the data folder is {folder}", 10000)
+        return ok
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what) for the Help › Keyboard shortcuts list, read from the window's actions."""
+        actions = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            stack = [menu] if menu is not None else []
+            while stack:
+                m = stack.pop(0)
+                for a in m.actions():
+                    (stack.append(a.menu()) if a.menu() is not None else actions.append(a))
+        extra = []
+        saliency = getattr(self.draw_view, "saliency_button", None)
+        if saliency is not None and not saliency.shortcut().isEmpty():
+            extra.append((saliency.shortcut().toString(QKeySequence.NativeText), "Draw: saliency overlay on/off"))
+        for view in self._views.values():   # a view may list its own (e.g. Train's Start / Pause / Stop)
+            extra += list(getattr(view, "shortcut_rows", lambda: [])())
+        return help_dialogs.shortcut_rows(actions, extra)
+
+    def show_how_to_use(self):
+        return help_dialogs.show_text(self, "How to use mnist-desktop", help_dialogs.HOW_TO_USE)
+
+    def show_shortcuts(self):
+        return help_dialogs.show_text(self, "Keyboard shortcuts", help_dialogs.shortcuts_html(self.shortcut_rows()),
+                                      size=(460, 520))
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", self.about_text())

@@ -11,6 +11,7 @@ Views never load models themselves; they call ``AppState.open_model`` / ``set_mo
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ K_FORM = "train/"                                 # prefix of the Train view's k
 MODEL_FILTER = "Models (*.npz);;All files (*)"    # file dialogs for model files
 
 
+SETTING_MAX_NUMBER = 2**31 - 1                    # Qt's spin boxes and sliders hold int32
+SETTING_MAX_TEXT = 4096                           # a path, a name: PATH_MAX on Linux
+
+
 def setting(settings: QSettings | None, key: str, convert, default):
     """A stored value converted with ``convert``; ``default`` when missing or unreadable (INI files
     give strings back: "true", "0.001")."""
@@ -42,9 +47,18 @@ def setting(settings: QSettings | None, key: str, convert, default):
     try:
         if convert is bool:
             return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
-        return convert(value)
-    except (TypeError, ValueError):
+        result = convert(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    # a damaged or hand-edited settings file: NaN, inf, 1e308, 10^20 or a 5,000-character path would
+    # otherwise reach widgets that cannot show them; such values count as missing
+    if isinstance(result, float) and not (math.isfinite(result) and abs(result) <= SETTING_MAX_NUMBER):
+        return default
+    if isinstance(result, int) and not isinstance(result, bool) and abs(result) > SETTING_MAX_NUMBER:
+        return default
+    if isinstance(result, str) and (len(result) > SETTING_MAX_TEXT or "\0" in result):
+        return default
+    return result
 
 
 def app_data_dir() -> Path:
@@ -88,9 +102,7 @@ class LoadedModel:
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "LoadedModel":
         """Load and validate a model file; raises ModelFileError with a readable reason."""
-        net, spec = load(path)
-        if net.n_outputs != 10:
-            raise ModelFileError(f"{path}: this model has {net.n_outputs} outputs; the app needs 10 (one per digit)")
+        net, spec = load(path, digits=True)    # 784 inputs, 10 outputs: every view predicts digits
         return cls.from_network(net, spec, Path(path).resolve())
 
     @property

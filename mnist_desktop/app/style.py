@@ -42,6 +42,9 @@ TEST_COLOR = QColor(ACCENT)         # test accuracy (blue)
 LOSS_COLOR = QColor("#d95f02")
 RAW_LOSS_COLOR = QColor(217, 95, 2, 45)
 
+# ---- several series on one plot (learning curves): Okabe-Ito, distinguishable for colour-blind readers -----
+SERIES_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+
 # ---- message banners: level -> (background, text, border) ----------------------------------------------------
 BANNER_COLORS = {
     "error": ("#fde8e8", "#8a1c1c", "#f5b5b5"),

@@ -355,11 +355,14 @@ class MessageBanner(QFrame):
     STYLES = BANNER_COLORS  # level: (background, text, border)
     closed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, reserve_lines: int | None = None) -> None:
+        """``reserve_lines``: keep room for that many lines of text whether a message shows or not, so the
+        content below never moves when one comes or goes (longer messages: the rest in the tooltip)."""
         super().__init__(parent)
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.label.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -373,6 +376,13 @@ class MessageBanner(QFrame):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.dismiss)
+        if reserve_lines:
+            self.setFixedHeight(reserve_lines * self.label.fontMetrics().lineSpacing() + 14)
+            policy = self.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            self.setSizePolicy(policy)
+            self.label.setMinimumWidth(1)             # a fixed height must not make the wrapped text ask for width
+            self.label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.hide()
 
     @property
@@ -386,6 +396,7 @@ class MessageBanner(QFrame):
         self.setStyleSheet(f"MessageBanner {{ background: {bg}; border: 1px solid {border}; border-radius: 4px; }}")
         self.label.setStyleSheet(f"color: {fg}; border: none; background: transparent;")
         self.label.setText(text)
+        self.setToolTip(text if "\n" in text or len(text) > 160 else "")
         self.show()
         if timeout_ms is None and level == "info":
             timeout_ms = 6000

@@ -15,6 +15,7 @@ data, a corrupt gzip stream, an unreadable file) raises ``IDXError`` naming the 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 import zlib
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_desktop.fileio import atomic_write
+from mnist_desktop.fileio import ReadError, atomic_write, read_capped
 
 # IDX type code -> big-endian dtype, as defined on LeCun's MNIST page
 IDX_TYPES: dict[int, np.dtype] = {
@@ -34,6 +35,7 @@ IDX_TYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+MAX_IDX_BYTES = 128 << 20   # MNIST's training images are 47 MB; far beyond any set of 28x28 images we load
 
 
 class IDXError(ValueError):
@@ -90,22 +92,46 @@ def read_idx(source: str | os.PathLike | bytes | bytearray | memoryview, *, name
         name = name or "<bytes>"
     else:
         name = name or str(source)
-        try:
-            raw = Path(source).read_bytes()
-        except FileNotFoundError:
-            raise IDXError(f"{name}: file not found") from None
-        except IsADirectoryError:
-            raise IDXError(f"{name}: is a folder, not an IDX file") from None
-        except OSError as exc:
-            raise IDXError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
+        try:  # regular files only (a FIFO would block), never more than the largest IDX we accept
+            raw = read_capped(source, MAX_IDX_BYTES, "IDX file")
+        except ReadError as exc:
+            raise IDXError(str(exc).replace("no such file", "file not found")) from None
     if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except EOFError:
-            raise IDXError(f"{name}: the gzip stream is truncated (the download or copy was cut short?)") from None
-        except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-            raise IDXError(f"{name}: corrupt gzip data ({exc})") from None
+        raw = _gunzip_capped(raw, name)
     return parse_idx(raw, name)
+
+
+def _expected_size(head: bytes) -> int | None:
+    """Total bytes (header + data) the IDX header in ``head`` announces; None if it is not readable yet."""
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in IDX_TYPES or head[3] == 0:
+        return None
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return None
+    size = IDX_TYPES[head[2]].itemsize
+    for d in struct.unpack(f">{ndim}I", head[4:4 + 4 * ndim]):
+        size *= d
+    return 4 + 4 * ndim + size
+
+
+def _gunzip_capped(raw: bytes, name: str) -> bytes:
+    """Decompress, reading the IDX header first and refusing (without inflating the rest) data that
+    claim or turn out to be more than MAX_IDX_BYTES: a gzip of a gigabyte of zeros is a few MB."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as g:
+            head = g.read(4 + 4 * 255)
+            want = _expected_size(head)
+            if want is not None and want > MAX_IDX_BYTES:
+                raise IDXError(f"{name}: the IDX header claims {want:,} bytes of data, more than an image "
+                               f"set can be (at most {MAX_IDX_BYTES:,})")
+            rest = g.read(MAX_IDX_BYTES + 1 - len(head))
+            if len(head) + len(rest) > MAX_IDX_BYTES:
+                raise IDXError(f"{name}: decompresses to more than {MAX_IDX_BYTES:,} bytes; not an IDX file of ours")
+            return head + rest
+    except EOFError:
+        raise IDXError(f"{name}: the gzip stream is truncated (the download or copy was cut short?)") from None
+    except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise IDXError(f"{name}: corrupt gzip data ({exc})") from None
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -190,6 +190,8 @@ def check_regular_file(path, what: str = "file") -> os.stat_result:
         raise ReadError(f"{path}: no such file (part of the path is not a folder)", errno.ENOTDIR, str(path)) from None
     except OSError as exc:
         raise ReadError(f"{path}: cannot read the {what} ({_reason(exc)})", exc.errno, str(path)) from None
+    except ValueError:  # a NUL byte in the name
+        raise ReadError(f"{str(path)[:200]!r}: not a valid file name", None, str(path)) from None
     if stat.S_ISDIR(st.st_mode):
         raise ReadError(f"{path}: is a folder, not a {what}", errno.EISDIR, str(path))
     if not stat.S_ISREG(st.st_mode):

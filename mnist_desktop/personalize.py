@@ -1,0 +1,580 @@
+"""Teach a network someone's handwriting from a few examples of each digit.
+
+    examples = Examples(images, labels)                       # (n, 784) float32 in [0, 1], (n,) int
+    result = adapt(net, examples, replay=load_replay())        # a new network; ``net`` is untouched
+    result.net.predict(images)                                 # reads this writer's digits
+    spec = adapted_spec(result, base_spec, base_path)          # what its model file says about it
+    check = cross_validate(net, examples, replay=...)          # honest before/after on the user's digits
+
+The method (measured in benchmarks/personalize.py on ten writers, see README.md):
+
+1. The network is cut in two: a *trunk* that stays frozen and a *head* that learns. The head is the last
+   two dense layers with what lies between them (for the shipped CNN: fc 256, batch norm, ReLU, fc 10 on
+   the 1,024 features of the convolutions; for the shipped MLP: the 512-512-10 part above the first
+   hidden layer). Frozen convolutions and first layer keep what MNIST taught about strokes; the head
+   re-weighs those strokes for this writer, and cheaply: the trunk runs once per image, forward only.
+2. Each of the user's digits is augmented into ``copies`` variants (small rotation, scale, shift, stroke
+   thickness), so three examples of a digit cover the ways that person writes it.
+3. Every batch mixes the user's variants with *replay* digits from MNIST's training set (shipped with
+   the package, ``mnist_desktop/data/replay_digits.npz``), so the head keeps reading ordinary digits,
+   and an L2 pull toward the base weights (``anchor``) keeps the change small.
+4. Batch norm keeps its running statistics (inference mode throughout), so a batch made mostly of one
+   writer's digits does not shift how every digit is normalised.
+
+No Qt here: the window and ``mnist-desktop adapt`` call the same functions. Images come from
+``preprocess.to_mnist`` (drawings rendered by ``app.imageio``), exactly what ``predict`` feeds the network.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mnist_desktop.data.augment import augment_batch
+from mnist_desktop.engine.losses import LOSSES, softmax
+from mnist_desktop.engine.network import Network
+from mnist_desktop.engine.optim import Adam
+
+METHOD = "head-finetune+replay"
+METHOD_VERSION = 1
+REPLAY_FILE = Path(__file__).resolve().parent / "data" / "replay_digits.npz"
+DIGITS = 10
+
+Progress = Callable[[int, int, str], None]      # (done, total, what) -> None
+ShouldStop = Callable[[], bool]
+
+
+class AdaptError(ValueError):
+    """Adaptation cannot run: no examples, a model it cannot adapt, a damaged replay file..."""
+
+
+class AdaptCancelled(Exception):
+    """``should_stop`` said stop; nothing was produced."""
+
+
+@dataclass
+class AdaptSettings:
+    """How to adapt; the defaults are the measured choice (benchmarks/personalize.py)."""
+
+    copies: int = 16                 # augmented variants of each user example (the original is one of them)
+    steps: int = 120                 # optimizer steps
+    user_batch: int = 32             # user variants per step
+    replay_batch: int = 64           # replay digits per step
+    replay: int = 1000               # replay digits used (of the 3,000 shipped)
+    lr: float = 1e-3                 # Adam
+    anchor: float = 0.0              # L2 pull toward the base weights (per step: grad += anchor * (W - W0))
+    distill: float = 1.0             # replay targets: (1 - distill) * label + distill * the base network's output
+    max_angle: float = 12.0          # augmentation of the user's digits
+    max_shift: float = 1.5
+    scale_range: tuple[float, float] = (0.88, 1.12)
+    max_thickness: float = 0.7
+    seed: int = 0
+
+    def validate(self) -> None:
+        for name in ("copies", "steps", "user_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.replay < 0 or self.replay_batch < 0:
+            raise ValueError("replay and replay_batch must be >= 0")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.anchor < 0:
+            raise ValueError(f"anchor must be >= 0, got {self.anchor}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["scale_range"] = list(self.scale_range)
+        return d
+
+
+@dataclass
+class Examples:
+    """The user's digits: images (n, 784) float32 in [0, 1] (what ``to_mnist`` gives), labels (n,) int."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    names: list[str] = field(default_factory=list)   # where each came from (file names), optional
+
+    def __post_init__(self) -> None:
+        self.images = np.asarray(self.images, np.float32)
+        self.images = self.images.reshape(len(self.images), 784 if self.images.size == 0 else -1)
+        self.labels = np.asarray(self.labels, np.int64).reshape(-1)
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+        if self.images.shape[1] != 784 and len(self.images):
+            raise ValueError(f"examples must be 28x28 images, got {self.images.shape[1]} pixels each")
+        if len(self.labels) and (self.labels.min() < 0 or self.labels.max() > 9):
+            raise ValueError("labels must be digits 0-9")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self) -> np.ndarray:
+        """(10,) examples per digit."""
+        return np.bincount(self.labels, minlength=DIGITS)
+
+    def subset(self, idx) -> "Examples":
+        idx = np.asarray(idx)
+        names = [self.names[i] for i in idx] if self.names else []
+        return Examples(self.images[idx], self.labels[idx], names)
+
+
+@dataclass
+class Replay:
+    """MNIST training digits mixed into adaptation: images (n, 784) float32, labels (n,) int64."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str = ""
+
+
+def load_replay(path: str | Path = REPLAY_FILE) -> Replay:
+    """The replay digits shipped with the package (3,000 MNIST training digits, 300 of each, as uint8)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            images, labels = z["images"], z["labels"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise AdaptError(f"{path}: the replay digits cannot be read ({exc})") from None
+    if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 784 or len(labels) != len(images):
+        raise AdaptError(f"{path}: the replay digits are not (n, 784) uint8 images with n labels")
+    return Replay(images.astype(np.float32) / 255, labels.astype(np.int64), str(path))
+
+
+# ---- where the network is cut ----------------------------------------------------------------------
+
+def head_start(net: Network) -> int:
+    """Index of the first layer that adapts: the second-to-last dense layer (the last one if the network
+    has only one), never before the last convolution, pooling or reshape."""
+    dense = [i for i, layer in enumerate(net.layers) if layer.kind == "dense"]
+    if not dense:
+        raise AdaptError("this network has no dense layer to adapt")
+    start = dense[-2] if len(dense) >= 2 else dense[-1]
+    after_conv = max((i + 1 for i, l in enumerate(net.layers) if l.kind in ("conv2d", "maxpool2d", "reshape", "flatten")),
+                     default=0)
+    return max(start, min(after_conv, dense[-1]))
+
+
+def trunk_features(net: Network, start: int, x: np.ndarray, chunk: int = 256,
+                   should_stop: ShouldStop | None = None) -> np.ndarray:
+    """x (N, 784) -> the input of layer ``start`` (N, d), inference mode, ``chunk`` images at a time."""
+    x = np.asarray(x, net.dtype)
+    if start == 0:
+        return x.reshape(len(x), -1).copy()
+    out = None
+    for i in range(0, len(x), chunk):
+        if should_stop is not None and should_stop():
+            raise AdaptCancelled()
+        h = net._as_input(x[i:i + chunk])
+        for layer in net.layers[:start]:
+            h = layer.forward(h, False, False)
+        h = h.reshape(len(h), -1)
+        if out is None:
+            out = np.empty((len(x), h.shape[1]), net.dtype)
+        out[i:i + chunk] = h
+    return out if out is not None else np.zeros((0, 0), net.dtype)
+
+
+def augment_examples(images: np.ndarray, copies: int, settings: AdaptSettings,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 784) -> (n * copies, 784) variants, the originals first; and (n * copies,) source index."""
+    n = len(images)
+    src = np.tile(np.arange(n), copies)
+    variants = np.empty((n * copies, images.shape[1]), np.float32)
+    variants[:n] = images
+    if copies > 1:
+        variants[n:] = augment_batch(images[src[n:]], rng, ["rotate", "shift", "scale", "thickness"],
+                                     max_angle=settings.max_angle, max_shift=settings.max_shift,
+                                     scale_range=settings.scale_range, max_thickness=settings.max_thickness)
+    return variants, src
+
+
+def soft_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    """logits (N, K), targets (N, K) rows summing to 1 -> (mean cross-entropy, dlogits (N, K))."""
+    n = len(logits)
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    loss = float(-(targets * logp).sum() / n)
+    return loss, ((np.exp(logp) - targets) / n).astype(logits.dtype)
+
+
+# ---- the adaptation ----------------------------------------------------------------------------------
+
+@dataclass
+class AdaptResult:
+    net: Network
+    base_net: Network
+    settings: AdaptSettings
+    n_examples: int
+    counts: list[int]                # per digit
+    head_start: int
+    seconds: float
+    final_loss: float
+
+
+class _Prepared:
+    """Trunk features of the user's variants and of the replay digits: computed once, reused by every
+    fit of a cross-validation (the trunk never changes)."""
+
+    def __init__(self, net: Network, examples: Examples, replay: Replay | None, settings: AdaptSettings,
+                 progress: Progress | None, should_stop: ShouldStop | None) -> None:
+        settings.validate()
+        if len(examples) == 0:
+            raise AdaptError("no examples to adapt to: add some of your digits first")
+        if net.n_outputs != DIGITS:
+            raise AdaptError(f"only a network with 10 outputs (one per digit) can be adapted; this one has {net.n_outputs}")
+        if math.prod(net.input_shape) != 784:
+            raise AdaptError(f"only a network with 784 inputs (28x28) can be adapted; this one takes {net.input_shape}")
+        self.net, self.examples, self.settings = net, examples, settings
+        self.start = head_start(net)
+        rng = np.random.default_rng(settings.seed)
+        self.rng = rng
+        variants, self.src = augment_examples(examples.images, settings.copies, settings, rng)
+        if replay is not None and settings.replay > 0 and settings.replay_batch > 0:
+            pick = rng.choice(len(replay.labels), min(settings.replay, len(replay.labels)), replace=False)
+            r_images, self.r_labels = replay.images[pick], replay.labels[pick]
+        else:
+            r_images, self.r_labels = np.zeros((0, 784), np.float32), np.zeros(0, np.int64)
+        total = len(variants) + len(r_images)
+        # the trunk runs in inference mode only: its batch norms folded into the convolutions (faster,
+        # same outputs); the cut is at the same dense layer (folding removes no dense layer)
+        trunk = net.inference_copy()
+        trunk_start = head_start(trunk)
+        chunk = 64
+        parts = []
+        done = 0
+        for block in (variants, r_images):
+            feats = []
+            for i in range(0, len(block), chunk):
+                feats.append(trunk_features(trunk, trunk_start, block[i:i + chunk], chunk, should_stop))
+                done += len(block[i:i + chunk])
+                if progress is not None:
+                    progress(done, total, "features")
+            parts.append(np.concatenate(feats) if feats else None)
+        self.u_feats = parts[0]
+        self.u_labels = examples.labels[self.src]
+        self.r_feats = parts[1] if parts[1] is not None else np.zeros((0, self.u_feats.shape[1]), net.dtype)
+        # replay targets: the label, blended with what the base network answers (its soft output keeps
+        # the head's whole function on ordinary digits, not only its argmax)
+        self.r_targets = np.eye(DIGITS, dtype=np.float32)[self.r_labels]
+        if settings.distill and len(self.r_labels) and net.loss == "ce":
+            h = self.r_feats
+            for layer in net.layers[self.start:]:
+                h = layer.forward(h, False, False)
+            self.r_targets = ((1 - settings.distill) * self.r_targets
+                              + settings.distill * softmax(h.astype(np.float64)).astype(np.float32))
+
+    def fit(self, keep: np.ndarray | None = None, progress: Progress | None = None,
+            should_stop: ShouldStop | None = None, seed_offset: int = 0) -> tuple[Network, float]:
+        """A copy of the network whose head learned from the examples ``keep`` (indices; all if None)."""
+        s = self.settings
+        rows = np.arange(len(self.src)) if keep is None else np.flatnonzero(np.isin(self.src, keep))
+        if len(rows) == 0:
+            raise AdaptError("no examples left to adapt to")
+        uf, ul = self.u_feats[rows], self.u_labels[rows]
+        net = self.net.copy()
+        head = net.layers[self.start:]
+        slots = [(f"{i}.{k}", p, layer.grads[k], k == "W")
+                 for i, layer in enumerate(head) for k, p in layer.params.items()]
+        base = [p.copy() for _, p, _, _ in slots]
+        scratch = [np.empty_like(p) for p in base]
+        opt = Adam(slots, s.lr)
+        loss_fn = LOSSES[net.loss]
+        rng = np.random.default_rng(s.seed + 1 + seed_offset)
+        nr = len(self.r_labels)
+        loss = float("nan")
+        ub = min(s.user_batch, len(uf))
+        rb = min(s.replay_batch, nr)
+        for step in range(s.steps):
+            if should_stop is not None and should_stop():
+                raise AdaptCancelled()
+            ui = rng.integers(0, len(uf), ub)
+            if rb:
+                ri = rng.integers(0, nr, rb)
+                xb = np.concatenate([uf[ui], self.r_feats[ri]])
+                yb = np.concatenate([ul[ui], self.r_labels[ri]])
+            else:
+                ri = None
+                xb, yb = uf[ui], ul[ui]
+            h = xb
+            for layer in head:
+                h = layer.forward(h, False, True)   # inference mode: batch norm keeps its statistics
+            if net.loss == "ce":
+                targets = np.eye(DIGITS, dtype=np.float32)[ul[ui]]
+                if ri is not None:
+                    targets = np.concatenate([targets, self.r_targets[ri]])
+                loss, d = soft_cross_entropy(h, targets)
+            else:
+                loss, d = loss_fn(h, yb)
+            for j in range(len(head) - 1, -1, -1):
+                d = head[j].backward(d, need_dx=j > 0)
+            if s.anchor:
+                for (_, p, g, _), p0, t in zip(slots, base, scratch):
+                    np.subtract(p, p0, out=t)
+                    t *= s.anchor
+                    g += t
+            opt.step()
+            if progress is not None and (step % 10 == 9 or step == s.steps - 1):
+                progress(step + 1, s.steps, "training")
+        if not all(np.isfinite(p).all() for _, p, _, _ in slots):
+            raise AdaptError("adaptation diverged (the weights overflowed); the base model is unchanged")
+        return net, float(loss)
+
+
+def adapt(net: Network, examples: Examples, *, replay: Replay | None = None,
+          settings: AdaptSettings | None = None, progress: Progress | None = None,
+          should_stop: ShouldStop | None = None) -> AdaptResult:
+    """Adapt a copy of ``net`` to ``examples``; ``net`` itself is never modified.
+
+    progress(done, total, phase) is called with phase "features" then "training"; ``should_stop()`` is
+    asked between chunks and steps (AdaptCancelled when it says yes)."""
+    settings = settings or AdaptSettings()
+    t0 = time.perf_counter()
+    prep = _Prepared(net, examples, replay, settings, progress, should_stop)
+    new, loss = prep.fit(progress=progress, should_stop=should_stop)
+    return AdaptResult(new, net, settings, len(examples), [int(c) for c in examples.counts()], prep.start,
+                       time.perf_counter() - t0, loss)
+
+
+# ---- honest before / after --------------------------------------------------------------------------
+
+@dataclass
+class CrossValidation:
+    """Each of the user's digits scored by the base network and by a network adapted WITHOUT that digit
+    (k-fold across the collection: the digit is never among the examples of the model that reads it).
+
+    before, after: (n,) predicted digits; labels: (n,); folds: number of folds."""
+
+    labels: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    folds: int
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    @property
+    def before_accuracy(self) -> float:
+        return float(np.mean(self.before == self.labels)) if self.n else float("nan")
+
+    @property
+    def after_accuracy(self) -> float:
+        return float(np.mean(self.after == self.labels)) if self.n else float("nan")
+
+    @property
+    def fixed(self) -> np.ndarray:
+        """Indices of the digits the base network read wrong and the adapted one reads right."""
+        return np.flatnonzero((self.before != self.labels) & (self.after == self.labels))
+
+    @property
+    def broken(self) -> np.ndarray:
+        """Indices of the digits the base network read right and the adapted one reads wrong."""
+        return np.flatnonzero((self.before == self.labels) & (self.after != self.labels))
+
+    def to_dict(self) -> dict:
+        return {"folds": self.folds, "n": self.n, "before": self.before_accuracy, "after": self.after_accuracy,
+                "fixed": len(self.fixed), "broken": len(self.broken)}
+
+
+def fold_assignment(labels: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """(n,) fold number of each example: each digit's examples dealt round-robin over the folds in a
+    random order, so every fold holds about the same share of each digit."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), np.int64)
+    offset = 0
+    for d in range(DIGITS):
+        idx = np.flatnonzero(labels == d)
+        rng.shuffle(idx)
+        fold[idx] = (np.arange(len(idx)) + offset) % folds
+        offset += len(idx)
+    return fold
+
+
+def _head_predict(net: Network, start: int, feats: np.ndarray) -> np.ndarray:
+    h = feats
+    for layer in net.layers[start:]:
+        h = layer.forward(h, False, False)
+    return h.argmax(axis=1)
+
+
+def cross_validate(net: Network, examples: Examples, *, replay: Replay | None = None,
+                   settings: AdaptSettings | None = None, folds: int = 4, progress: Progress | None = None,
+                   should_stop: ShouldStop | None = None) -> CrossValidation:
+    """k-fold before/after accuracy on the user's own digits (``folds`` capped at the number of examples:
+    leave-one-out for small collections). The trunk features are computed once for all folds."""
+    settings = settings or AdaptSettings()
+    if len(examples) < 2:
+        raise AdaptError("scoring needs at least two examples (each is read by a model adapted to the others)")
+    folds = max(2, min(folds, len(examples)))
+    prep = _Prepared(net, examples, replay, settings, None, should_stop)
+    n = len(examples)
+    originals = prep.u_feats[:n]                    # the first n variants are the examples themselves
+    before = _head_predict(net, prep.start, originals)
+    after = np.empty(n, np.int64)
+    fold = fold_assignment(examples.labels, folds, settings.seed)
+    for f in range(folds):
+        held = np.flatnonzero(fold == f)
+        adapted, _ = prep.fit(np.flatnonzero(fold != f), should_stop=should_stop, seed_offset=f)
+        after[held] = _head_predict(adapted, prep.start, originals[held])
+        if progress is not None:
+            progress(f + 1, folds, "cross-validation")
+    return CrossValidation(examples.labels.copy(), before, after, folds)
+
+
+# ---- model files -----------------------------------------------------------------------------------
+
+def file_sha256(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def adapted_spec(result: AdaptResult, base_spec: dict, base_path: str | Path | None, *, name: str | None = None,
+                 test_accuracy: float | None = None, check: dict | None = None) -> dict:
+    """The spec of an adapted model: a normal model spec (so predict, evaluate and the window use it like
+    any other) plus ``adaptation``: the method, the base model (name, file, sha256), the number of examples
+    per digit, the settings, and what was measured (``check``: cross-validation, MNIST test)."""
+    from mnist_desktop.engine.serialize import model_spec
+
+    base_name = str(base_spec.get("name") or (Path(base_path).stem if base_path else "model"))
+    base = {"name": base_name, "path": str(Path(base_path).resolve()) if base_path else None,
+            "sha256": file_sha256(base_path) if base_path and Path(base_path).is_file() else None,
+            "description": base_spec.get("description"), "test_accuracy": base_spec.get("test_accuracy")}
+    adaptation = {
+        "method": METHOD,
+        "method_version": METHOD_VERSION,
+        "base": base,
+        "examples": result.n_examples,
+        "per_digit": result.counts,
+        "adapted_layers": f"{result.head_start}-{len(result.net.layers) - 1}",
+        "settings": result.settings.to_dict(),
+        "seconds": round(result.seconds, 2),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if check:
+        adaptation["check"] = check
+    return model_spec(result.net, name=name or f"{base_name}-mine",
+                      training=base_spec.get("training") if isinstance(base_spec.get("training"), dict) else {},
+                      test_accuracy=test_accuracy, dataset=base_spec.get("dataset", "mnist"),
+                      adaptation=adaptation)
+
+
+def is_adapted(spec: dict) -> bool:
+    return isinstance(spec.get("adaptation"), dict)
+
+
+def base_model_path(spec: dict) -> Path | None:
+    """For an adapted model's spec: the file of the model it was adapted from, if that file is still there
+    and unchanged (sha256); None otherwise (and for a model that is not adapted)."""
+    if not is_adapted(spec):
+        return None
+    base = spec["adaptation"].get("base") or {}
+    path = base.get("path")
+    if not isinstance(path, str) or not Path(path).is_file():
+        return None
+    sha = base.get("sha256")
+    if sha and file_sha256(path) != sha:
+        return None
+    return Path(path)
+
+
+# ---- labelled drawing files ------------------------------------------------------------------------
+
+def label_from_name(path: str | Path) -> int | None:
+    """The digit after the last underscore of the file name (``0042_7.json`` -> 7), else None."""
+    stem = Path(path).stem
+    if "_" not in stem:
+        return None
+    tail = stem.rsplit("_", 1)[1]
+    return int(tail) if len(tail) == 1 and tail.isdigit() else None
+
+
+def drawing_label(path: str | Path, obj: dict | None = None) -> int:
+    """A drawing file's label: its ``"label"`` key, else the digit after the last underscore of its name;
+    ValueError naming the file when it has neither (or a bad one)."""
+    import json
+
+    path = Path(path)
+    if obj is None:
+        try:
+            obj = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read ({exc})") from None
+    if isinstance(obj, dict) and "label" in obj:
+        label = obj["label"]
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+            raise ValueError(f"{path}: \"label\" must be a digit 0-9, got {label!r}")
+        return label
+    label = label_from_name(path)
+    if label is None:
+        raise ValueError(f"{path}: no label: add \"label\": <digit> to the file or name it like 0042_7.json")
+    return label
+
+
+def drawing_files(paths) -> list[Path]:
+    """Files and folders -> the drawing files (*.json) they name, folders searched (not recursively),
+    sorted; ValueError for a path that does not exist."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.glob("*.json") if f.is_file()))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ValueError(f"{p}: no such file or folder")
+    return out
+
+
+def labelled_drawing_json(drawing, label: int) -> str:
+    """A drawing's JSON (the usual format) with an integer ``"label"`` key added."""
+    import json
+
+    from mnist_desktop.drawing import drawing_to_json
+
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= int(label) <= 9:
+        raise ValueError(f"label must be a digit 0-9, got {label!r}")
+    obj = json.loads(drawing_to_json(drawing))
+    obj["label"] = int(label)
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def examples_from_files(paths, to_image: Callable[[Path], np.ndarray | None]) -> tuple[Examples, list[str]]:
+    """Labelled drawing files -> (Examples, one-line errors). ``to_image(path)`` turns a file into its
+    28x28 image (None: blank), e.g. ``lambda p: app.imageio.preprocess_file(p).image``: rendering needs
+    Qt, this module does not. A file that cannot be read, has no label or no ink is an error naming it."""
+    import json
+
+    images, labels, names, errors = [], [], [], []
+    for path in paths:
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                obj = None
+            label = drawing_label(path, obj if isinstance(obj, dict) else {})
+            image = to_image(path)
+            if image is None:
+                raise ValueError(f"{path}: blank: no ink found")
+        except (ValueError, OSError) as exc:
+            msg = str(exc) if isinstance(exc, ValueError) else f"{path}: cannot read ({exc.strerror or exc})"
+            errors.append(msg if msg.startswith(str(path)) else f"{path}: {msg}")
+            continue
+        images.append(np.asarray(image, np.float32).reshape(784))
+        labels.append(label)
+        names.append(str(path))
+    ex = Examples(np.array(images, np.float32).reshape(-1, 784), np.array(labels, np.int64), names)
+    return ex, errors

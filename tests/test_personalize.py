@@ -1,0 +1,198 @@
+"""Teach it your handwriting: the method (no Qt), the collection folder, and `mnist-desktop adapt`."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_desktop import cli, personalize
+from mnist_desktop.collection import Collection
+from mnist_desktop.data import load_dataset
+from mnist_desktop.data.augment import change_thickness, rotate
+from mnist_desktop.drawing import Drawing, read_drawing
+from mnist_desktop.engine.serialize import load, save
+from mnist_desktop.shipped import EXAMPLES_DIR, resolve_model
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def subset():
+    return load_dataset("mnist", DATA)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return load(resolve_model("mlp"))
+
+
+def styled(x):
+    """A handwriting 'style' far from MNIST: every digit slanted 30 degrees and drawn with a thick pen."""
+    images = x.reshape(-1, 28, 28)
+    return np.clip(change_thickness(rotate(images, -30.0), 1.0), 0, 1).reshape(-1, 784).astype(np.float32)
+
+
+def pick(y, k, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.choice(np.flatnonzero(y == d), k, replace=False) for d in range(10)])
+
+
+def test_adapting_learns_a_style_and_keeps_mnist_within_half_a_point(subset, mlp):
+    """Three users with the same far-from-MNIST style (3 examples per digit each): their other digits are
+    read better, and MNIST accuracy on the committed test subset stays within half a point (mean)."""
+    net, _ = mlp
+    x, y = styled(subset.x_test), subset.y_test
+    before_arrays = net.snapshot()
+    gains, mnist = [], []
+    for seed in range(3):
+        ex = pick(y, 3, seed)
+        rest = np.setdiff1d(np.arange(len(y)), ex)
+        result = personalize.adapt(net, personalize.Examples(x[ex], y[ex]), replay=personalize.load_replay(),
+                                   settings=personalize.AdaptSettings(seed=seed))
+        gains.append(np.mean(result.net.predict(x[rest]) == y[rest]) - np.mean(net.predict(x[rest]) == y[rest]))
+        mnist.append(np.mean(result.net.predict(subset.x_test) == subset.y_test))
+    # the base network is untouched
+    assert all(np.array_equal(v, net.arrays()[k]) for k, v in before_arrays.items())
+    assert min(gains) > 0.015, gains
+    base = np.mean(net.predict(subset.x_test) == subset.y_test)
+    assert np.mean(mnist) >= base - 0.005, (base, mnist)
+
+
+def test_the_head_is_the_last_two_dense_layers(mlp):
+    net, _ = mlp
+    assert personalize.head_start(net) == 3            # 784-512 stays, 512-512-10 adapts
+    cnn, _ = load(resolve_model("cnn"))
+    start = personalize.head_start(cnn)
+    assert cnn.layers[start - 1].kind == "flatten" and cnn.layers[start].kind == "dense"
+
+
+def test_cancel_stops_and_produces_nothing(subset, mlp):
+    ex = personalize.Examples(subset.x_test[:20], subset.y_test[:20])
+    with pytest.raises(personalize.AdaptCancelled):
+        personalize.adapt(mlp[0], ex, should_stop=lambda: True)
+
+
+def test_bad_inputs_are_clear_errors(mlp, make_model):
+    with pytest.raises(personalize.AdaptError, match="no examples"):
+        personalize.adapt(mlp[0], personalize.Examples(np.zeros((0, 784)), np.zeros(0)))
+    with pytest.raises(ValueError, match="digits 0-9"):
+        personalize.Examples(np.zeros((1, 784)), [11])
+
+
+def test_cross_validation_never_scores_a_digit_with_a_model_that_saw_it(subset, mlp, monkeypatch):
+    x, y = styled(subset.x_test), subset.y_test
+    ex = pick(y, 2)
+    examples = personalize.Examples(x[ex], y[ex])
+    seen_by_fold = []
+    fit = personalize._Prepared.fit
+
+    def spy(self, keep=None, **kw):
+        seen_by_fold.append(set(np.asarray(keep).tolist()))
+        return fit(self, keep, **kw)
+
+    monkeypatch.setattr(personalize._Prepared, "fit", spy)
+    cv = personalize.cross_validate(mlp[0], examples, replay=personalize.load_replay(), folds=4)
+    fold = personalize.fold_assignment(examples.labels, 4)
+    for f, seen in enumerate(seen_by_fold):
+        assert not seen & set(np.flatnonzero(fold == f).tolist())
+    assert cv.n == 20 and cv.folds == 4
+    assert cv.after_accuracy >= cv.before_accuracy
+    assert set(cv.fixed) <= set(np.flatnonzero(cv.after == cv.labels))
+
+
+def test_the_spec_records_base_examples_and_method(tmp_path, subset, mlp):
+    net, spec = mlp
+    ex = personalize.Examples(subset.x_test[:30], subset.y_test[:30])
+    result = personalize.adapt(net, ex, settings=personalize.AdaptSettings(steps=5))
+    new_spec = personalize.adapted_spec(result, spec, resolve_model("mlp"))
+    save(result.net, tmp_path / "mine.npz", new_spec)
+    loaded, got = load(tmp_path / "mine.npz")
+    a = got["adaptation"]
+    assert a["method"] == personalize.METHOD and a["examples"] == 30
+    assert a["base"]["name"] == spec["name"] and sum(a["per_digit"]) == 30
+    assert personalize.base_model_path(got) == resolve_model("mlp").resolve()
+    np.testing.assert_allclose(loaded.predict_proba(subset.x_test[:50]), result.net.predict_proba(subset.x_test[:50]),
+                               atol=1e-6)
+
+
+def test_labels_come_from_the_label_key_then_the_file_name(tmp_path):
+    a = tmp_path / "x_3.json"
+    a.write_text(json.dumps({"label": 5}))
+    assert personalize.drawing_label(a) == 5                   # the key wins
+    b = tmp_path / "0042_7.json"
+    b.write_text("{}")
+    assert personalize.drawing_label(b) == 7
+    c = tmp_path / "seven.json"
+    c.write_text("{}")
+    with pytest.raises(ValueError, match="seven.json: no label"):
+        personalize.drawing_label(c)
+    d = tmp_path / "bad_1.json"
+    d.write_text(json.dumps({"label": "one"}))
+    with pytest.raises(ValueError, match='bad_1.json: "label" must be a digit'):
+        personalize.drawing_label(d)
+
+
+def test_collection_add_remove_undo_import_export(tmp_path):
+    coll = Collection(tmp_path / "mine")
+    drawing = read_drawing(EXAMPLES_DIR / "digit-7.json")
+    p = coll.add(drawing, 7)
+    assert p.name.endswith("_7.json") and json.loads(p.read_text())["label"] == 7
+    assert read_drawing(p).strokes == read_drawing(p).strokes    # still an ordinary drawing file
+    coll.add(drawing, 1)
+    assert coll.counts()[7] == 1 and coll.counts()[1] == 1
+    assert coll.still_needed()[7] == 2
+    removed = coll.remove([p])
+    assert coll.counts()[7] == 0
+    assert coll.restore(removed) == 1 and coll.counts()[7] == 1
+    out = tmp_path / "exported"
+    assert coll.export(out) == 2
+    other = Collection(tmp_path / "other")
+    (out / "unlabelled.json").write_text((EXAMPLES_DIR / "digit-3.json").read_text())
+    added, problems = other.import_files([out])
+    assert len(added) == 2 and len(problems) == 1 and "unlabelled.json: no label" in problems[0]
+
+
+def _write_labelled(folder: Path, copies: int = 2) -> None:
+    """copies x ten example drawings, slightly moved, named like 0042_7.json."""
+    folder.mkdir()
+    for d in range(10):
+        base = read_drawing(EXAMPLES_DIR / f"digit-{d}.json")
+        for c in range(copies):
+            strokes = [[(x + 6 * c, y - 4 * c) for x, y in s] for s in base.strokes]
+            d2 = Drawing(base.width, base.height, base.pen_width, strokes)
+            (folder / f"{c:04d}_{d}.json").write_text(personalize.labelled_drawing_json(d2, d))
+
+
+def test_cli_adapt_round_trip(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    _write_labelled(folder)
+    out = tmp_path / "mlp-mine.npz"
+    assert cli.main(["adapt", str(folder), "--model", "mlp", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["examples"] == 20 and report["per_digit"] == [2] * 10
+    net, spec = load(out)
+    assert spec["adaptation"]["base"]["name"] == "mlp-512x2"
+    # the new file works with predict, and reads the user's digits
+    assert cli.main(["predict", "--model", str(out), "--json", *map(str, sorted(folder.glob("*.json")))]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert all(r["digit"] == personalize.label_from_name(r["file"]) for r in lines)
+    # adapting the adapted model starts again from its base
+    out2 = tmp_path / "again.npz"
+    assert cli.main(["adapt", str(folder), "--model", str(out), "--out", str(out2), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["base"] == str(resolve_model("mlp"))
+
+
+def test_cli_adapt_bad_files_write_nothing(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    _write_labelled(folder, copies=1)
+    (folder / "nolabel.json").write_text((EXAMPLES_DIR / "digit-3.json").read_text())
+    (folder / "broken_4.json").write_text("{not json")
+    out = tmp_path / "x.npz"
+    assert cli.main(["adapt", str(folder), "--model", "mlp", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("nolabel.json: no label" in line for line in err)
+    assert any("broken_4.json" in line and "JSON" in line for line in err)
+    assert err[-1].endswith("nothing was written")
+    assert not out.exists() and not list(tmp_path.glob("*.npz"))
+    assert cli.main(["adapt", str(folder / "0000_1.json"), "--model", "mlp", "--out", str(tmp_path / "y.txt")]) == 2

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from mnist_desktop.app.imageio import paint_strokes, render_drawing
 from mnist_desktop.app.style import OVERLAY_DIM
 from mnist_desktop.drawing import Drawing
+from mnist_desktop.preprocess import ink_from_pixels
 
 Point = tuple[float, float]
 
@@ -49,6 +50,14 @@ def _qimage_from_pixels(pixels: np.ndarray) -> QImage:
     if a.ndim == 3 and a.shape[2] in (3, 4):
         if a.dtype != np.uint8:
             a = (np.clip(a, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+        if a.shape[2] == 4 and (a[..., 3] < 255).any():
+            # transparency counts as paper, as for the network: dark ink gets white paper under it, light
+            # ink black (drawn straight onto the black canvas, dark ink on clear paper was black on black)
+            _, dark_ink = ink_from_pixels(a)
+            paper = 255.0 if dark_ink else 0.0
+            alpha = a[..., 3:4].astype(np.float32) / 255
+            rgb = a[..., :3].astype(np.float32) * alpha + paper * (1 - alpha)
+            a = (rgb + 0.5).astype(np.uint8)
         a = np.ascontiguousarray(a)
         h, w, c = a.shape
         fmt = QImage.Format_RGBA8888 if c == 4 else QImage.Format_RGB888

@@ -149,6 +149,8 @@ def _cmd_train(args) -> int:
         return _fail(f"--out must name a .npz file, got {out}")
     if out.is_dir():
         return _fail(f"cannot save {out}: it is a folder; --out must name a file")
+    if args.limit_per_class is not None and args.limit_per_class < 1:
+        return _fail(f"--limit-per-class must be at least 1, got {args.limit_per_class}")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
     try:
@@ -159,7 +161,7 @@ def _cmd_train(args) -> int:
         return _fail(str(exc))
     try:
         data = _load_data(args, validation=args.validation, limit_per_class=args.limit_per_class)
-    except DatasetError as exc:
+    except (DatasetError, ValueError) as exc:
         return _fail(str(exc))
     name = args.name or out.stem
     print(f"{name}: {net.describe()}, {net.n_params():,} parameters; {len(data.x_train):,} training images "
@@ -182,10 +184,25 @@ def _cmd_train(args) -> int:
                            f"epoch {record.epoch} loss {record.loss:.3f} {record.images_per_s:,.0f} img/s")
     except TrainingDiverged as exc:
         bar.close()
-        return _fail(f"{exc} Nothing was saved.", 1)
+        if not exc.restored_epoch:
+            return _fail(f"{exc} Nothing was saved.", 1)
+        # like the window: the weights of the last good epoch are worth keeping (the network holds them again)
+        history = [r for r in trainer.history if r.epoch <= exc.restored_epoch]
+        spec = trained_spec(net, config, history, name=name, preset=args.preset, dataset=data.name,
+                            test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
+                            wall_seconds=time.perf_counter() - t0)
+        if args.init_from:
+            spec["training"]["init_from"] = str(args.init_from)
+        try:
+            save(net, out, spec)
+        except OSError as save_exc:
+            return _fail(f"{exc} The last good weights could not be saved either: {save_exc}", 1)
+        return _fail(f"{exc} Saved the weights after epoch {exc.restored_epoch} "
+                     f"({data.test_name} accuracy {history[-1].test_acc * 100:.2f}%) to {out}.", 1)
     except KeyboardInterrupt:
         bar.close()
-        return _fail("interrupted; nothing was saved" + (f" (last completed epoch: {last.epoch})" if last else ""), 130)
+        done = f"after {last.epoch} of {config.epochs} epochs" if last else "before the first epoch ended"
+        return _fail(f"training stopped by Ctrl+C {done}; nothing was saved ({out} is unchanged)", 130)
     wall = time.perf_counter() - t0
     spec = trained_spec(net, config, trainer.history, name=name, preset=args.preset, dataset=data.name,
                         test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
@@ -419,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("mnist-desktop: stopped by Ctrl+C; files being written were left as they were", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `mnist-desktop predict ... | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -371,7 +371,7 @@ def test_all_mirrors_bad(server, fake_remote, tmp_path):
     reasons = [r for _, r in err.failures]
     assert reasons[0].startswith("cannot connect") and "refused" in reasons[0].lower()
     assert reasons[1] == "HTTP error 404 Not Found"
-    assert reasons[2].startswith(f"checksum mismatch: md5 ") and f"expected {info.files[0].md5}" in reasons[2]
+    assert reasons[2].startswith(f"checksum mismatch: sha256 ") and f"expected {info.files[0].sha256}" in reasons[2]
     assert reasons[3] == f"connection closed after {len(blobs[NAMES[0]]):,} of {2 * len(blobs[NAMES[0]]):,} bytes"
     msg = str(err)
     assert msg.startswith(f"could not download {NAMES[0]} from any mirror") and all(m in msg for m in mirrors)
@@ -406,10 +406,10 @@ def test_keyboard_interrupt_leaves_nothing(server, fake_remote, tmp_path):
 
 
 def test_regzipped_copy_with_the_same_content_is_accepted(server, fake_remote, tmp_path):
-    """Like Debian's Fashion-MNIST: other .gz bytes, same IDX data; raw_md5 recognises it."""
+    """Like Debian's Fashion-MNIST: other .gz bytes, same IDX data; raw_sha256 recognises it."""
     info, blobs = fake_remote
     raw = {n: gzip.decompress(b) for n, b in blobs.items()}
-    info = replace(info, files=tuple(replace(f, raw_md5=hashlib.md5(raw[f.name]).hexdigest()) for f in info.files))
+    info = replace(info, files=tuple(replace(f, raw_sha256=hashlib.sha256(raw[f.name]).hexdigest()) for f in info.files))
     serve("/repacked/", {n: gzip.compress(r, compresslevel=1, mtime=1) for n, r in raw.items()})
     download(info, tmp_path, mirrors=[server + "/repacked/"])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(NAMES)
@@ -430,5 +430,17 @@ def test_published_checksums_are_wired_in():
     assert [f.md5 for f in fashion.files] == ["8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
                                               "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"]
     assert mnist.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
-    assert fashion.mirrors[0] == "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+    assert all(m.startswith("https://") for m in mnist.mirrors + fashion.mirrors)
+    assert all(f.sha256 or f.raw_sha256 for f in mnist.files + fashion.files)
     assert [f.name for f in fashion.files] == NAMES and fashion.classes[9] == "Ankle boot"
+
+
+def test_md5_alone_is_not_enough(tmp_path):
+    """A file whose md5 (or decompressed md5) matches but whose sha256 does not is refused."""
+    data = gzip.compress(b"some data", mtime=0)
+    path = tmp_path / "f.gz"
+    path.write_bytes(data)
+    f = DataFile("f.gz", hashlib.md5(data).hexdigest(), "0" * 64,
+                 raw_md5=hashlib.md5(b"some data").hexdigest(), raw_sha256="1" * 64)
+    assert "sha256" in ds.checksum_problem(path, f)
+    assert ds.checksum_problem(path, replace(f, raw_sha256=hashlib.sha256(b"some data").hexdigest())) is None

@@ -236,6 +236,7 @@ class MyDigitsView(QWidget):
             lab.setWordWrap(True)
             lab.setTextFormat(Qt.RichText)
         self.fixed_label = QLabel("Read wrong before, right after:")
+        self.fixed_label.setWordWrap(True)
         self.fixed_strip = QListWidget()
         self.fixed_strip.setViewMode(QListView.IconMode)
         self.fixed_strip.setIconSize(QSize(THUMB, THUMB))

@@ -54,6 +54,7 @@ class DataFile:
     sha256: str | None = None   # of the published .gz, where known
     raw_md5: str | None = None  # of the uncompressed IDX data: matches re-gzipped copies (e.g. Debian's)
     size: int | None = None     # bytes of the published .gz
+    raw_sha256: str | None = None  # of the uncompressed IDX data: what a re-gzipped copy is verified by
 
     def local_names(self) -> tuple[str, ...]:
         """Names this file may have on disk: gzipped or not, and LeCun's "train-images.idx3-ubyte" form."""
@@ -81,21 +82,24 @@ DATASETS: dict[str, DatasetInfo] = {
         files=(
             DataFile("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
                      "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                     "6bbc9ace898e44ae57da46a324031adb", 9_912_422),
+                     "6bbc9ace898e44ae57da46a324031adb", 9_912_422,
+                     "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
             DataFile("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432",
                      "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-                     "a25bea736e30d166cdddb491f175f624", 28_881),
+                     "a25bea736e30d166cdddb491f175f624", 28_881,
+                     "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
             DataFile("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3",
                      "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                     "2646ac647ad5339dbf082846283269ea", 1_648_877),
+                     "2646ac647ad5339dbf082846283269ea", 1_648_877,
+                     "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
             DataFile("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c",
                      "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-                     "27ae3e4e09519cfbb04c329615203637", 4_542),
+                     "27ae3e4e09519cfbb04c329615203637", 4_542,
+                     "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
         ),
         mirrors=(
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             "https://storage.googleapis.com/cvdf-datasets/mnist/",
-            "http://yann.lecun.com/exdb/mnist/",
         ),
         env_var="MNIST_DIR",
     ),
@@ -103,19 +107,24 @@ DATASETS: dict[str, DatasetInfo] = {
         name="fashion",
         title="Fashion-MNIST",
         # md5 of the .gz: the published ones (Zalando's README, torchvision); raw_md5: of the decoded files,
-        # checked here against Debian's repackaged copy (its .gz bytes differ, its contents do not)
+        # checked here against Debian's repackaged copy (its .gz bytes differ, its contents do not);
+        # raw_sha256: computed from those decoded files (Debian's dataset-fashion-mnist, whose raw md5 match),
+        # what every Fashion-MNIST file is verified by (md5 alone is not enough)
         files=(
             DataFile("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                     raw_md5="f4a8712d7a061bf5bd6d2ca38dc4d50a", size=26_421_880),
+                     raw_md5="f4a8712d7a061bf5bd6d2ca38dc4d50a", size=26_421_880,
+                     raw_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
             DataFile("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe",
-                     raw_md5="9018921c3c673c538a1fc5bad174d6f9", size=29_515),
+                     raw_md5="9018921c3c673c538a1fc5bad174d6f9", size=29_515,
+                     raw_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
             DataFile("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79",
-                     raw_md5="8181f5470baa50b63fa0f6fddb340f0a", size=4_422_102),
+                     raw_md5="8181f5470baa50b63fa0f6fddb340f0a", size=4_422_102,
+                     raw_sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
             DataFile("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310",
-                     raw_md5="15d484375f8d13e6eb1aabb0c3f46965", size=5_148),
+                     raw_md5="15d484375f8d13e6eb1aabb0c3f46965", size=5_148,
+                     raw_sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
         ),
         mirrors=(
-            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",  # where Keras fetches it
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
         ),
@@ -375,17 +384,40 @@ def _raw_md5(path: Path) -> str | None:
     return md5.hexdigest()
 
 
+def _raw_sha256(path: Path) -> str | None:
+    """sha256 of the decompressed content of a gzip file (at most 128 MB), or None if it does not decompress."""
+    sha = hashlib.sha256()
+    done = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
+                done += len(chunk)
+                if done > 128 << 20:  # a gzip bomb is not one of our files
+                    return None
+    except (OSError, EOFError, zlib.error):  # not gzip, truncated, corrupt: not this file
+        return None
+    return sha.hexdigest()
+
+
 def checksum_problem(path: str | os.PathLike, f: DataFile) -> str | None:
-    """None if ``path`` is the published file ``f`` (or a re-gzipped copy of the same data), else why not."""
+    """None if ``path`` is the published file ``f`` (or a re-gzipped copy of the same data), else why not.
+
+    sha256 decides, whatever the mirror: of the .gz when it is known, or of the decompressed data (a
+    re-gzipped copy, or a dataset whose .gz sha256 was never published). An md5 match alone is not enough."""
     path = Path(path)
     md5, sha = _digests(path)
-    if md5 == f.md5 and (f.sha256 is None or sha == f.sha256):
+    if f.sha256 is not None and sha == f.sha256:
         return None
-    if f.raw_md5 is not None and _raw_md5(path) == f.raw_md5:
+    if f.raw_sha256 is not None and _raw_sha256(path) == f.raw_sha256:
         return None
-    if md5 != f.md5:
+    if f.sha256 is None and f.raw_sha256 is None:  # a DatasetInfo made without any sha256: md5 is all there is
+        if md5 == f.md5 or (f.raw_md5 is not None and _raw_md5(path) == f.raw_md5):
+            return None
         return f"checksum mismatch: md5 {md5}, expected {f.md5}"
-    return f"checksum mismatch: sha256 {sha}, expected {f.sha256}"
+    if f.sha256 is not None:
+        return f"checksum mismatch: sha256 {sha}, expected {f.sha256}"
+    return f"checksum mismatch: the sha256 of the decompressed data is not {f.raw_sha256}"
 
 
 class _MirrorFailed(Exception):

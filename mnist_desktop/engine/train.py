@@ -55,8 +55,10 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r} (expected one of {', '.join(OPTIMIZERS)})")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r} (expected one of {', '.join(SCHEDULES)})")
-        if self.l2 < 0:
+        if not (self.l2 >= 0 and math.isfinite(self.l2)):
             raise ValueError(f"L2 must be >= 0, got {self.l2}")
+        if not (0 <= self.momentum < 1):   # 1 or more never settles, a negative one is not momentum
+            raise ValueError(f"momentum must be at least 0 and below 1, got {self.momentum}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,6 +97,8 @@ SCORE_CHUNK = 500
 # A loss this many times the first batch's is divergence even while it is still finite: a ReLU network
 # trained with a learning rate of 10 or 100 kills its units and sits at an absurd, finite loss.
 DIVERGENCE_FACTOR = 1e4
+WEIGHT_LIMIT = 1e6         # no trained network has a weight this large; a run with lr 1e30 does
+COLLAPSE_MARGIN = 1.5      # training accuracy at or below 1.5 x chance after it was 3 x chance: collapsed
 
 
 class TrainingDiverged(RuntimeError):
@@ -236,6 +240,14 @@ class Trainer:
                     f"training diverged: the weights overflowed during epoch {epoch} (learning rate {lr:g}). "
                     f"The network has the weights after epoch {good_epoch} again; try a smaller learning rate.",
                     epoch, batches, good_epoch)
+            biggest = max((float(np.abs(v).max()) for v in net.arrays().values() if v.size), default=0.0)
+            if biggest > WEIGHT_LIMIT:
+                net.set_arrays(good)
+                kept = f"the weights after epoch {good_epoch}" if good_epoch else "the initial weights"
+                raise TrainingDiverged(
+                    f"training diverged: the weights exploded to {biggest:.3g} during epoch {epoch} (learning rate "
+                    f"{lr:g}). The network has {kept} again; try a smaller learning rate.",
+                    epoch, batches, good_epoch)
             t1 = time.perf_counter()
             stop = self._stop_requested
             train_acc = accuracy(net, self.x_train[eval_idx], self.y_train[eval_idx], SCORE_CHUNK, stop)
@@ -243,6 +255,14 @@ class Trainer:
             if train_acc is None or test_acc is None:
                 self.cancelled = True
                 return
+            chance = 1.0 / max(2, net.n_outputs)
+            best = max((r.train_acc for r in self.history), default=0.0)
+            if best >= 3 * chance and train_acc <= COLLAPSE_MARGIN * chance:
+                net.set_arrays(good)
+                raise TrainingDiverged(
+                    f"training diverged: the training accuracy fell from {best:.1%} to {train_acc:.1%} (chance) in "
+                    f"epoch {epoch} (learning rate {lr:g}). The network has the weights after epoch {good_epoch} "
+                    f"again; try a smaller learning rate.", epoch, batches, good_epoch)
             record = EpochRecord(epoch, cfg.epochs, loss_sum / max(seen, 1), train_acc, test_acc, lr,
                                  train_seconds, time.perf_counter() - t1, seen / train_seconds if train_seconds > 0 else 0.0)
             self.history.append(record)

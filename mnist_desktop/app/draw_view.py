@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
 from mnist_desktop import shipped
 from mnist_desktop.app.canvas import CANVAS_SIZE, PEN_WIDTH_RANGE, DrawingCanvas
 from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  # noqa: F401 (tests, benchmarks)
-from mnist_desktop.app.imageio import load_image
+from mnist_desktop.app.imageio import PREDICT_MAX_SIDE, load_image
 from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.my_digits_view import LabelRow
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir, model_file_label
@@ -250,7 +250,7 @@ class DrawView(QWidget):
     def open_image(self, path: str | os.PathLike) -> bool:
         """Show an image file on the canvas and classify it; False (message shown, canvas kept) on error."""
         try:
-            pixels = load_image(path)
+            pixels = load_image(path, max_side=PREDICT_MAX_SIDE)   # as `predict` does: same pixels, bounded memory
             gray, inverted = ink_from_pixels(pixels)
             pre = to_mnist(gray, inverted=inverted)
         except (ValueError, OSError) as exc:   # ImageLoadError is a ValueError

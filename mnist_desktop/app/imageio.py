@@ -18,12 +18,16 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QPointF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QImageReader, QPainter, QPen, QPolygonF
+from PySide6.QtGui import (QColor, QGuiApplication, QImage, QImageIOHandler, QImageReader, QPainter, QPen,
+                           QPolygonF)
 
 from mnist_desktop.drawing import Drawing, read_drawing
+from mnist_desktop.fileio import ReadError, check_regular_file
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
 
 DRAWING_SUFFIXES = (".json",)
+MAX_IMAGE_PIXELS = 50_000_000   # a 48-megapixel phone photo opens; a 7900x7900 PNG (2.6 GB decoded) does not
+MAX_IMAGE_BYTES = 64 << 20
 PREDICT_MAX_SIDE = 2048  # a photo is shrunk to this before the NumPy steps: the digit ends up 20 px tall anyway
 POLYLINE_CHUNK = 64      # points per drawPolyline call (see paint_strokes)
 _APP = None  # keeps the application object made by ensure_gui_app alive
@@ -138,14 +142,26 @@ def load_image(path, max_side: int | None = None) -> np.ndarray:
     max_side: if given and the image is bigger, it is shrunk (aspect kept, Qt's area-averaging smooth
     scaling) so its long side is max_side: a 40-megapixel photo would otherwise need gigabytes of floats."""
     path = Path(path)
-    if not path.exists():
-        raise ImageLoadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageLoadError(f"{path}: is a folder, not an image")
+    try:  # before opening: a FIFO would block the decoder forever, /dev/zero never ends
+        st = check_regular_file(path, "image")
+    except ReadError as exc:
+        raise ImageLoadError(str(exc)) from None
+    if st.st_size > MAX_IMAGE_BYTES:
+        raise ImageLoadError(f"{path}: {st.st_size:,} bytes is too big for an image of a digit "
+                             f"(at most {MAX_IMAGE_BYTES >> 20} MB)")
     if not os.access(path, os.R_OK):
         raise ImageLoadError(f"{path}: cannot read the file (permission denied)")
     reader = QImageReader(str(path))
     reader.setAutoTransform(True)  # phone photos store their rotation in EXIF
+    size = reader.size()           # from the header, nothing decoded yet
+    if size.isValid() and size.width() * size.height() > MAX_IMAGE_PIXELS:
+        raise ImageLoadError(f"{path}: {size.width():,} x {size.height():,} pixels is too big to open "
+                             f"(at most {MAX_IMAGE_PIXELS / 1e6:g} megapixels)")
+    if max_side is not None and size.isValid() and max(size.width(), size.height()) > max_side:
+        # decode straight to the smaller size where the format can (JPEG): a big photo is never whole in memory
+        scaled = size.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio)
+        if not reader.autoTransform() or reader.transformation() == QImageIOHandler.Transformation.TransformationNone:
+            reader.setScaledSize(scaled)
     img = reader.read()
     if img.isNull():
         reason = reader.errorString() or "unknown error"

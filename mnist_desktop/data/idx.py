@@ -122,7 +122,8 @@ def _gunzip_capped(raw: bytes, name: str) -> bytes:
             head = g.read(4 + 4 * 255)
             want = _expected_size(head)
             if want is not None and want > MAX_IDX_BYTES:
-                raise IDXError(f"{name}: the IDX header claims {want:,} bytes of data, more than an image "
+                claim = f"{want:,}" if want < 10**15 else f"about 10^{len(str(want)) - 1}"
+                raise IDXError(f"{name}: the IDX header claims {claim} bytes of data, more than an image "
                                f"set can be (at most {MAX_IDX_BYTES:,})")
             rest = g.read(MAX_IDX_BYTES + 1 - len(head))
             if len(head) + len(rest) > MAX_IDX_BYTES:

@@ -192,13 +192,14 @@ def check_regular_file(path, what: str = "file") -> os.stat_result:
         raise ReadError(f"{path}: cannot read the {what} ({_reason(exc)})", exc.errno, str(path)) from None
     except ValueError:  # a NUL byte in the name
         raise ReadError(f"{str(path)[:200]!r}: not a valid file name", None, str(path)) from None
+    article = "an" if what[:1].lower() in "aeiou" else "a"
     if stat.S_ISDIR(st.st_mode):
-        raise ReadError(f"{path}: is a folder, not a {what}", errno.EISDIR, str(path))
+        raise ReadError(f"{path}: is a folder, not {article} {what}", errno.EISDIR, str(path))
     if not stat.S_ISREG(st.st_mode):
         kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device" if
                 stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
                 else "not a regular file")
-        raise ReadError(f"{path}: is {kind}, not a {what}", None, str(path))
+        raise ReadError(f"{path}: is {kind}, not {article} {what}", None, str(path))
     return st
 
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from mnist_desktop.app.imageio import paint_strokes, render_drawing
 from mnist_desktop.app.style import OVERLAY_DIM
 from mnist_desktop.drawing import Drawing
+from mnist_desktop.preprocess import ink_from_pixels
 
 Point = tuple[float, float]
 
@@ -35,6 +36,19 @@ DEFAULT_PEN_WIDTH = 18.0  # like the drawn-digit files
 PEN_WIDTH_RANGE = (4.0, 40.0)
 UNDO_LIMIT = 200
 DISPLAY_LIMIT = 1600      # opened images are shown from a copy at most this large
+
+
+def _on_paper(pixels: np.ndarray) -> np.ndarray:
+    """An opened picture with transparency, put on its paper: transparency counts as paper, as for the
+    network, so dark ink gets white paper under it and light ink black (drawn straight onto the black
+    canvas, dark ink on clear paper was black on black). Other pictures are returned as they are."""
+    a = np.asarray(pixels)
+    if a.ndim != 3 or a.shape[2] != 4 or a.dtype != np.uint8 or not (a[..., 3] < 255).any():
+        return a
+    _, dark_ink = ink_from_pixels(a)
+    paper = 255.0 if dark_ink else 0.0
+    alpha = a[..., 3:4].astype(np.float32) / 255
+    return (a[..., :3].astype(np.float32) * alpha + paper * (1 - alpha) + 0.5).astype(np.uint8)
 
 
 def _qimage_from_pixels(pixels: np.ndarray) -> QImage:
@@ -219,7 +233,7 @@ class DrawingCanvas(QWidget):
     def set_image(self, pixels: np.ndarray) -> None:
         """Show an opened image ((H, W) or (H, W, 3|4), as from ``imageio.load_image``) instead of
         strokes; undoable. The next stroke replaces it."""
-        qimage = _qimage_from_pixels(pixels)  # ValueError before anything changes
+        qimage = _qimage_from_pixels(_on_paper(pixels))  # ValueError before anything changes
         if max(qimage.width(), qimage.height()) > DISPLAY_LIMIT:  # a photo: scale once, not per paint
             qimage = qimage.scaled(DISPLAY_LIMIT, DISPLAY_LIMIT, Qt.KeepAspectRatio, Qt.SmoothTransformation)
         self.end_stroke()

@@ -140,7 +140,7 @@ class DrawView(QWidget):
         self._on_state_model_changed(self.state.model)
 
     def _build_left(self) -> QVBoxLayout:
-        """The canvas, the pen row (width, Undo, Clear, the saliency controls) and the saliency legend."""
+        """The canvas, the pen row (width, Undo, Clear), the saliency controls and legend, the "It's a…" row."""
         self.canvas = DrawingCanvas()
         self.pen_slider = QSlider(Qt.Horizontal)
         self.pen_slider.setRange(int(PEN_WIDTH_RANGE[0]), int(PEN_WIDTH_RANGE[1]))
@@ -167,12 +167,14 @@ class DrawView(QWidget):
         self.saliency_legend = self.saliency.legend
         self.saliency.changed.connect(self._schedule)
         self.saliency.attribution_changed.connect(self.attribution_changed)
-        tools.addSpacing(12)
-        tools.addWidget(self.saliency_button)
-        tools.addWidget(self.attribution_picker)
+        explain_row = QHBoxLayout()               # a row of its own: the view still fits a 960-px window
+        explain_row.addWidget(self.saliency_button)
+        explain_row.addWidget(self.attribution_picker)
+        explain_row.addStretch(1)
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
+        left.addLayout(explain_row)
         left.addWidget(self.saliency_legend)
         self.label_row = LabelRow()          # "It's a…": the window collects the drawing (My digits)
         left.addWidget(self.label_row)

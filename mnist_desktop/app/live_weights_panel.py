@@ -16,7 +16,7 @@ explain.first_layer and explain.backproject_batch, the Imagine view's maths); th
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from mnist_desktop import heatmap
 from mnist_desktop.app.imagine_widgets import ImageBox
@@ -55,6 +55,8 @@ class LiveWeightsPanel(QWidget):
         self.slider.setPageStep(1)
         self.position_label = QLabel("No run yet: press Start.")
         self.position_label.setStyleSheet(f"color: {MUTED_TEXT};")
+        self.position_label.setWordWrap(True)
+        self.position_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the view
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(head)

@@ -171,7 +171,7 @@ class TrainView(QWidget):
         plots_and_weights.setStretchFactor(0, 3)
         plots_and_weights.setStretchFactor(1, 2)
         plots_and_weights.setChildrenCollapsible(False)
-        self.plots.setMinimumWidth(480)               # the plots' titles and hints fit a 1024-px window
+        self.plots.setMinimumWidth(400)               # the plots' titles fit; the window still fits 960 px
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setToolTip("One line per epoch, as `mnist-desktop train` prints them.")

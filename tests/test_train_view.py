@@ -12,6 +12,7 @@ from PySide6.QtGui import QImage
 
 from mnist_desktop import cli
 from mnist_desktop.app import data_panel
+from mnist_desktop.app import train_view as train_view_module
 from mnist_desktop.app.main_window import MainWindow, app_settings
 from mnist_desktop.app.state import AppState
 
@@ -174,6 +175,24 @@ def test_a_save_that_fails_is_a_message(qtbot, view, tmp_path):
     assert not view.save_model(target)
     assert view.banner.level == "error" and "Could not save" in view.banner.text and not target.exists()
 
+
+
+def test_a_refused_save_offers_the_dialog_again_to_save_elsewhere(qtbot, view, tmp_path, monkeypatch):
+    setup_tiny_run(view, epochs=1)
+    run_to_end(qtbot, view)
+    (tmp_path / "taken.npz").mkdir()                                   # a folder of that name refuses the file
+    good = tmp_path / "elsewhere.npz"
+    answers, asked = [str(tmp_path / "taken.npz"), str(good)], []
+
+    def fake_dialog(parent, title, start, filt):
+        asked.append(start)
+        return answers.pop(0), filt
+
+    monkeypatch.setattr(train_view_module.QFileDialog, "getSaveFileName", fake_dialog)
+    view.ask_save_model()
+    assert len(asked) == 2 and good.is_file() and (tmp_path / "taken.npz").is_dir()
+    assert asked[1] == str(Path.home() / "taken.npz")                 # offered again, away from the refusing place
+    assert view.banner.level == "info" and str(good) in view.banner.text
 
 def test_closing_the_window_mid_run_stops_training(qtbot, no_shipped_models, tmp_path):
     """Closing should end training (the close waits for the thread, bounded), leave the thread finished and

@@ -332,20 +332,26 @@ class TrainView(QWidget):
             save(self.trained_net, path, self.trained_spec(path.stem))
         except OSError as exc:
             self.banner.show_message(f"Could not save the model to {path}: {exc.strerror or exc}. "
-                                     f"Nothing was written there; choose another folder.", "error")
+                                     f"Nothing was written there and the trained network is kept: save it elsewhere.", "error")
             return False
         self._saved_path = path.resolve()
         self.banner.show_message(f"Saved {path}.", "info")
         return True
 
     def ask_save_model(self) -> None:
-        start = str(setting(self.settings, K_LAST_DIR, str, "") or "")
+        """The save dialog; when the chosen place refuses the file (full disk, no permission, a folder of that
+        name), the message says why and the dialog opens again, in the home folder, to save elsewhere."""
+        start = Path(str(setting(self.settings, K_LAST_DIR, str, "") or "") or Path.home())
         name = f"{self._request.preset or 'custom-mlp'}.npz" if self._request else "model.npz"
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", str(Path(start or Path.home()) / name), MODEL_FILTER)
-        if path:
+        while True:
+            path, _ = QFileDialog.getSaveFileName(self, "Save model", str(start / name), MODEL_FILTER)
+            if not path:
+                return
             if not Path(path).suffix:
                 path += ".npz"
-            self.save_model(path)
+            if self.save_model(path):
+                return
+            start, name = Path.home(), Path(path).name
 
     def use_in_draw(self) -> bool:
         """Make the kept network the current model everywhere and ask for the Draw view."""

@@ -74,6 +74,14 @@ def paint_curve(painter: QPainter, width: int, height: int, result: CurveResult 
     def py(a: float) -> float:
         return plot.bottom() - (a - y_lo) / (y_hi - y_lo) * plot.height()
 
+    _paint_title(painter, width, line_h, font, result)
+    _paint_axes(painter, plot, left, line_h, result.sizes, _y_ticks(y_lo, y_hi, y_step), px, py)
+    _paint_curves(painter, plot, result, running, px, py)
+    _paint_legend(painter, plot, fm, line_h, result)
+    painter.restore()
+
+
+def _paint_title(painter: QPainter, width: int, line_h: int, font: QFont, result: CurveResult) -> None:
     # title
     painter.setPen(QColor("#222"))
     bold = QFont(font)
@@ -85,14 +93,22 @@ def paint_curve(painter: QPainter, width: int, height: int, result: CurveResult 
     sub = f"solid: test ({result.test_images:,} images)   dashed: training   {result.images:,} training images seen per point"
     painter.setPen(QColor("#555"))
     painter.drawText(QRectF(0, 4 + line_h, width, line_h), Qt.AlignHCenter, sub)
-    # grid and axes
-    grid = QPen(QColor("#e3e3e3"), 1)
-    painter.setPen(grid)
+
+
+def _y_ticks(y_lo: float, y_hi: float, y_step: float) -> list[float]:
     ticks_y = []
     a = y_lo
     while a <= y_hi + 1e-9:
         ticks_y.append(a)
         a = round(a + y_step, 6)
+    return ticks_y
+
+
+def _paint_axes(painter: QPainter, plot: QRectF, left: float, line_h: int, sizes, ticks_y: list[float],
+                px, py) -> None:
+    # grid and axes
+    grid = QPen(QColor("#e3e3e3"), 1)
+    painter.setPen(grid)
     for a in ticks_y:
         painter.setPen(grid)
         painter.drawLine(QPointF(plot.left(), py(a)), QPointF(plot.right(), py(a)))
@@ -114,6 +130,9 @@ def paint_curve(painter: QPainter, width: int, height: int, result: CurveResult 
     painter.rotate(-90)
     painter.drawText(QRectF(-plot.height() / 2, -line_h / 2 - 2, plot.height(), line_h), Qt.AlignHCenter, "accuracy")
     painter.restore()
+
+
+def _paint_curves(painter: QPainter, plot: QRectF, result: CurveResult, running, px, py) -> None:
     # curves
     painter.setClipRect(plot.adjusted(-6, -6, 6, 6))
     for preset in result.presets:
@@ -138,6 +157,9 @@ def paint_curve(painter: QPainter, width: int, height: int, result: CurveResult 
         painter.setBrush(Qt.NoBrush)
         painter.drawLine(QPointF(px(running[1]), plot.top()), QPointF(px(running[1]), plot.bottom()))
     painter.setClipping(False)
+
+
+def _paint_legend(painter: QPainter, plot: QRectF, fm, line_h: int, result: CurveResult) -> None:
     # legend, bottom right inside the plot (where curves that rise with data leave room)
     names = [(p, f"{p}  {result.for_preset(p)[-1].test_acc * 100:.2f}%" if result.for_preset(p) else p)
              for p in result.presets]
@@ -156,7 +178,6 @@ def paint_curve(painter: QPainter, width: int, height: int, result: CurveResult 
         painter.drawEllipse(QPointF(box.left() + 18, y), 3.2, 3.2)
         painter.setPen(QColor("#222"))
         painter.drawText(QRectF(box.left() + 34, y - line_h / 2, w_leg - 36, line_h), Qt.AlignVCenter, text)
-    painter.restore()
 
 
 def render_image(result: CurveResult, width: int = 900, height: int = 560) -> QImage:

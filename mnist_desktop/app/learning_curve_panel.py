@@ -48,6 +48,30 @@ class LearningCurvePanel(QWidget):
         self.result: CurveResult | None = None
 
         self.banner = MessageBanner()
+        form = self._build_form(settings)
+        left_widget = self._build_left(form)
+
+        right = self._build_right()
+        body = QHBoxLayout()
+        body.addWidget(left_widget)
+        body.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.addWidget(self.banner)
+        layout.addLayout(body, 1)
+
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(lambda: self.resume() if self.paused else self.pause())
+        self.stop_button.clicked.connect(self.stop)
+        self.open_button.clicked.connect(self.ask_open)
+        self.save_button.clicked.connect(self.ask_save)
+        self.export_button.clicked.connect(self.ask_export)
+        self.jobs.progressed.connect(self._on_progress)
+        self.jobs.finished.connect(self._on_finished)
+        self._update_buttons()
+
+    def _build_form(self, settings: QSettings | None) -> QFormLayout:
+        """The networks list, the sizes and the images per point."""
         self.preset_list = QListWidget()
         self.preset_list.setToolTip("The networks to compare: each trains with its preset's settings.")
         chosen = str(setting(settings, K_PRESETS, str, ",".join(DEFAULT_PRESETS))).split(",")
@@ -72,6 +96,10 @@ class LearningCurvePanel(QWidget):
         form.addRow("Networks", self.preset_list)
         form.addRow("Sizes", self.sizes_edit)
         form.addRow("Images per point", self.images_spin)
+        return form
+
+    def _build_left(self, form: QFormLayout) -> QWidget:
+        """The form, a note, the run buttons and the file buttons in a fixed-width column."""
         self.start_button = QPushButton("Start curve")
         self.start_button.setToolTip("Train every chosen network at every size; points appear as they finish.")
         self.pause_button = QPushButton("Pause")
@@ -105,7 +133,10 @@ class LearningCurvePanel(QWidget):
         left_widget.setLayout(left)
         left.setContentsMargins(0, 0, 0, 0)
         left_widget.setFixedWidth(340)
+        return left_widget
 
+    def _build_right(self) -> QVBoxLayout:
+        """Status, progress, the plot and the per-point log."""
         self.status_label = QLabel("Choose the networks and sizes, then Start curve.")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -124,23 +155,7 @@ class LearningCurvePanel(QWidget):
         right.addWidget(self.progress)
         right.addWidget(self.plot, 1)
         right.addWidget(self.log)
-        body = QHBoxLayout()
-        body.addWidget(left_widget)
-        body.addLayout(right, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 6)
-        layout.addWidget(self.banner)
-        layout.addLayout(body, 1)
-
-        self.start_button.clicked.connect(self.start)
-        self.pause_button.clicked.connect(lambda: self.resume() if self.paused else self.pause())
-        self.stop_button.clicked.connect(self.stop)
-        self.open_button.clicked.connect(self.ask_open)
-        self.save_button.clicked.connect(self.ask_save)
-        self.export_button.clicked.connect(self.ask_export)
-        self.jobs.progressed.connect(self._on_progress)
-        self.jobs.finished.connect(self._on_finished)
-        self._update_buttons()
+        return right
 
     # ---- state ---------------------------------------------------------------------------------------------
 

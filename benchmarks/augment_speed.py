@@ -26,19 +26,10 @@ from mnist_desktop.data.augment import AUGMENTATIONS, make_augmenter, rotate
 from mnist_desktop.data.datasets import load_dataset
 from mnist_desktop.engine import Network, TrainConfig, Trainer, mlp
 from mnist_desktop.engine.presets import cnn_seed, get_preset
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 OLD = ["rotate", "shift", "scale", "thickness"]
 NEW = OLD + ["shear", "elastic", "styles"]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def throughput(preset: str, rounds: int) -> None:

@@ -22,7 +22,6 @@ import gzip
 import hashlib
 import json
 import os
-import platform
 import resource
 import shutil
 import struct
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from mnist_desktop.engine import Network, model_spec, save  # noqa: E402
 from mnist_desktop.engine.presets import mlp  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 TIMEOUT = 10.0
 PY = sys.executable
@@ -65,16 +65,6 @@ class Result:
     seconds: float
     peak_mb: float
     message: str
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run(case: Case, workdir: Path) -> Result:

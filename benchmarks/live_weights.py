@@ -26,17 +26,7 @@ import platform
 import statistics
 import sys
 import time
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 class Reporter:

@@ -38,18 +38,9 @@ from mnist_desktop.drawing import read_drawing  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
 from mnist_desktop.preprocess import to_mnist  # noqa: E402
 from mnist_desktop.shipped import default_model_path  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 DRAWN = Path("/work/shared/datasets/drawn-digits")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def render_all(drawings):

@@ -38,16 +38,7 @@ from mnist_desktop.data import load_dataset  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
 from mnist_desktop.evaluation import evaluate  # noqa: E402
 from mnist_desktop.shipped import resolve_model  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 def render_writers(root: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from collections import Counter
@@ -30,16 +29,7 @@ from mnist_desktop.drawing import write_drawing  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
 from mnist_desktop.preprocess import to_mnist  # noqa: E402
 from mnist_desktop.shipped import MODELS_DIR  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 def main(argv=None) -> int:

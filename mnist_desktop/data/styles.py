@@ -34,9 +34,10 @@ import numpy as np
 STYLES = {"slashed-zero": 0, "flagged-one": 1, "crossed-seven": 7, "open-four": 4, "straight-nine": 9,
           "looped-two": 2}
 RATES = {"slashed-zero": 0.35, "flagged-one": 0.45, "crossed-seven": 0.3, "open-four": 0.12,
-         "straight-nine": 0.3, "looped-two": 0.1}
+         "straight-nine": 0.35, "looped-two": 0.1}
 FOOT_RATE = 0.5           # flagged ones that also get a foot
 HOOK_RATE = 0.4           # template nines whose stem ends in a hook to the left
+SWING_RATE = 0.4          # template nines whose stem leaves the loop's underside and swings right
 SOFT_EDGE = 1.0           # pixels over which rendered ink fades from 1 to 0
 INK_LEVEL = 0.3           # a pixel is ink (for boxes and stroke positions) above this
 COM_TARGET = 14.0         # preprocess.COM_TARGET (not imported: data/ does not depend on preprocess)
@@ -246,9 +247,30 @@ def _open_four(rng) -> list[np.ndarray]:
     return [first, second]
 
 
+def _bezier_points(ctrl, n: int) -> np.ndarray:
+    """n points on the quadratic (3 control points) or cubic (4) Bezier curve through ``ctrl``."""
+    p = np.asarray(ctrl, np.float64)
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    if len(p) == 3:
+        return (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t ** 2 * p[2]
+    return (1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t ** 2 * p[2] + t ** 3 * p[3]
+
+
 def _straight_nine(rng) -> list[np.ndarray]:
-    rx, ry = rng.uniform(0.25, 0.42), rng.uniform(0.14, 0.25)
+    rx, ry = rng.uniform(0.22, 0.42), rng.uniform(0.12, 0.25)
     cx, cy = 0.5, ry
+    if rng.random() < SWING_RATE:
+        # the pen starts low on the loop, goes round counter-clockwise and leaves from the loop's underside
+        # or lower left, across its own start, then the stem swings out right and runs down (the nines of
+        # the drawn digits read as 3 or 8: a small loop on a long S-shaped stem)
+        leave = rng.uniform(40, 170)
+        loop = _arc(cx, cy, rx, ry, leave + rng.uniform(-25, 40), leave - 360, 16)
+        x0, y0 = loop[-1]
+        swing = rng.uniform(0.05, 0.3)
+        end_x = min(x0, cx) + rng.uniform(-0.3, 0.1)
+        knee = (max(x0, cx + rx * 0.3) + swing, y0 + rng.uniform(0.25, 0.55) * (1 - y0))
+        stem = _bezier_points([(x0, y0), knee, (end_x, 1.0)], 7)[1:]
+        return [np.concatenate([loop, stem])]
     start = rng.uniform(-30, 20)
     loop = _arc(cx, cy, rx, ry, start, start - 360 - rng.uniform(-40, 30), 14)   # sometimes left open   # counter-clockwise on screen
     x0 = cx + rx * rng.uniform(0.85, 1.0)
@@ -312,7 +334,7 @@ def render_templates(names, rng: np.random.Generator, side: int = 28) -> np.ndar
     return affine_transform(images, pull_matrices(0.0, 1.0, np.round(COM_TARGET - cx), np.round(COM_TARGET - cy)))
 
 
-TEMPLATE_BANK = 600        # digits drawn once per template style; batches pick from them
+TEMPLATE_BANK = 1000       # digits drawn once per template style; batches pick from them
 TEMPLATE_SEED = 20261203   # the bank is the same in every run
 
 

@@ -36,7 +36,6 @@ STYLES = {"slashed-zero": 0, "flagged-one": 1, "crossed-seven": 7, "open-four": 
 RATES = {"slashed-zero": 0.35, "flagged-one": 0.45, "crossed-seven": 0.3, "open-four": 0.12,
          "straight-nine": 0.35, "looped-two": 0.1}
 FOOT_RATE = 0.5           # flagged ones that also get a foot
-CURVED_FLAG_RATE = 0.4    # flags bulging up-left by 8-25% of their length (the others bow up to 6% either way)
 HOOK_RATE = 0.4           # template nines whose stem ends in a hook to the left
 SWING_RATE = 0.4          # template nines whose stem leaves the loop's underside and swings right
 SOFT_EDGE = 1.0           # pixels over which rendered ink fades from 1 to 0
@@ -204,12 +203,6 @@ def flag_ones(images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     tip = np.stack([x_top, top + 0.5], axis=1)
     start = tip + np.stack([-run, drop], axis=1)
     flag = wobbly_line(start, tip, rng)                               # (N, 5, 2)
-    # some flags are curved: bulging up and to the left, a hook over to the stem (sagging toward the stem
-    # instead would close a loop with it)
-    d = tip - start
-    t = np.linspace(0.0, 1.0, flag.shape[1])[None, :, None]
-    bulge = np.where(rng.random(N) < CURVED_FLAG_RATE, rng.uniform(0.08, 0.25, N), 0.0)[:, None, None]
-    flag = flag - bulge * 4 * t * (1 - t) * np.stack([-d[:, 1], d[:, 0]], axis=1)[:, None, :]
     segs = polyline_segments(flag)
     width = _stroke_width(images, h, rng)
     foot = rng.random(N) < FOOT_RATE

@@ -51,7 +51,7 @@ def _resolve_model(text):
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
-    from mnist_desktop.app.main_window import run_app  # Qt only when a window is wanted
+    from mnist_desktop.app.launch import run_app  # Qt only when a window is wanted
 
     return run_app(args)
 

@@ -274,3 +274,56 @@ def test_augmenter_inside_trainer():
     assert len(trainer.history) == 2 and np.isfinite(trainer.history[-1].loss)
     assert calls == [64, 64, 64, 64, 44] * 2
     assert len(records) == 2 * 5 + 2
+
+
+def _augment_run(prefetch: bool, **cfg):
+    rng = np.random.default_rng(4)
+    x, y = rng.random((200, 784), dtype=np.float32), rng.integers(0, 10, 200)
+    net = Network.from_architecture(mlp([784, 16, 10]), rng=np.random.default_rng(1))
+    trainer = Trainer(net, (x, y), None, TrainConfig(batch_size=48, seed=3, **cfg), augment=make_augmenter(ALL),
+                      prefetch=prefetch)
+    return net, trainer
+
+
+def test_prefetched_augmentation_gives_the_same_weights_as_a_plain_loop():
+    """Augmenting the next batch in a background thread draws from the trainer's generator in the same
+    order as augmenting in line, so a seeded run repeats bit for bit."""
+    results = []
+    for prefetch in (False, True):
+        net, trainer = _augment_run(prefetch, epochs=2)
+        losses = [r.loss for r in trainer.run() if hasattr(r, "batch")]
+        results.append((losses, net.arrays()))
+    assert results[0][0] == results[1][0]
+    for k, v in results[0][1].items():
+        np.testing.assert_array_equal(v, results[1][1][k])
+
+
+def _augment_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("augment")]
+
+
+def test_prefetch_thread_ends_with_the_run_cancelled_or_abandoned():
+    net, trainer = _augment_run(True, epochs=3)
+    run = trainer.run()
+    next(run)
+    assert _augment_threads()                # the next batch is under way beside the training
+    trainer.cancel()
+    assert list(run) == [] and trainer.cancelled
+    assert not _augment_threads()
+    net, trainer = _augment_run(True, epochs=3)
+    run = trainer.run()
+    next(run)
+    run.close()                               # a caller that stops iterating
+    assert not _augment_threads()
+
+
+def test_an_augmentation_error_in_the_prefetch_thread_reaches_the_caller():
+    def broken(xb, r):
+        raise ValueError("bad augmentation")
+
+    net = Network.from_architecture(mlp([784, 16, 10]), rng=np.random.default_rng(1))
+    x = np.zeros((100, 784), np.float32)
+    trainer = Trainer(net, (x, np.zeros(100, np.int64)), None, TrainConfig(batch_size=32), augment=broken)
+    with pytest.raises(ValueError, match="bad augmentation"):
+        list(trainer.run())
+    assert not _augment_threads()

@@ -114,6 +114,28 @@ def test_templates_fit_the_mnist_box():
     assert sides.min() >= 18 and sides.max() <= 21
 
 
+def test_swinging_template_nines_leave_the_loop_from_below_and_swing_right(monkeypatch):
+    """The nines the drawn digits showed (read as 3 or 8): the stem leaves the loop's underside or lower
+    left, not its right side, and bulges out to the right of where it left before it runs down."""
+    from mnist_desktop.data import styles
+
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(styles, "SWING_RATE", 1.0)
+    for _ in range(50):
+        (path,) = styles._straight_nine(rng)
+        loop, stem = path[:16], path[16:]                        # a 16-point arc, then the stem
+        centre = (loop.min(axis=0) + loop.max(axis=0)) / 2
+        assert loop[-1, 1] > centre[1]                           # it leaves from the loop's lower half
+        assert loop[-1, 0] < loop[:, 0].max() - 0.05             # ... not from its right side
+        assert stem[:, 0].max() > loop[-1, 0]                    # swings out right
+        assert stem[-1, 1] == pytest.approx(1.0) and stem[-1, 1] == path[:, 1].max()
+    monkeypatch.setattr(styles, "SWING_RATE", 0.0)
+    for _ in range(50):
+        (path,) = styles._straight_nine(rng)
+        stem_top = path[14]                                      # a 14-point arc, then the stem
+        assert stem_top[0] >= path[:14, 0].max() - 0.07          # from the loop's right side
+
+
 def test_styles_inside_an_augmenter(mnist):
     x, y = mnist
     aug = make_augmenter(["styles", "rotate"])

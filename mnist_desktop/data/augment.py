@@ -251,13 +251,22 @@ def _upsample(n_out: int, n_in: int = ELASTIC_GRID) -> np.ndarray:
     return u
 
 
+@lru_cache(maxsize=4)
+def _upsample_2d(side: int) -> np.ndarray:
+    """(grid * grid, side * side) float32: row-major control values -> the bilinear field over the image;
+    kron(u, u)[i * side + j, a * grid + b] = u[i, a] u[j, b], so ``g.reshape(-1, grid * grid) @ this``
+    is ``u @ g @ u.T`` for every field at once, as one matrix product."""
+    k = np.kron(_upsample(side), _upsample(side)).T.astype(np.float32)
+    k.flags.writeable = False
+    return k
+
+
 def elastic_field(n: int, side: int, rng: np.random.Generator, amplitude: float) -> np.ndarray:
     """(n, 2, side * side) float32: smooth random displacements (x, y) in pixels, one field per image: a
     4 x 4 grid of Gaussian control vectors (standard deviation ``amplitude`` / 2, clipped to ``amplitude``)
     interpolated bilinearly over the image, so strokes bend and wobble a little, as a hand does."""
-    g = np.clip(rng.normal(0.0, amplitude / 2, (n, 2, ELASTIC_GRID, ELASTIC_GRID)), -amplitude, amplitude)
-    u = _upsample(side)
-    return (u @ g @ u.T).astype(np.float32).reshape(n, 2, side * side)
+    g = np.clip(rng.normal(0.0, amplitude / 2, (n * 2, ELASTIC_GRID * ELASTIC_GRID)), -amplitude, amplitude)
+    return (g.astype(np.float32) @ _upsample_2d(side)).reshape(n, 2, side * side)
 
 
 def augment_batch(x: np.ndarray, rng: np.random.Generator, ops, *, max_angle: float = 15.0,

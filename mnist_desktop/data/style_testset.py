@@ -29,7 +29,7 @@ PEN = 18.0
 
 TEST_STYLES = {
     "slashed-zero": 0, "bare-one": 1, "flagged-one": 1, "serif-one": 1, "looped-two": 2, "open-four": 4,
-    "crossed-seven": 7, "straight-nine": 9, "hooked-nine": 9,
+    "crossed-seven": 7, "straight-nine": 9, "hooked-nine": 9, "curved-nine": 9,
 }
 
 
@@ -137,10 +137,27 @@ def _nine(r, hook: bool):
     return [_join(loop, stem[1:])]
 
 
+def _curved_nine(r):
+    """A small loop whose stem leaves from its underside or its lower left (the pen starts there, goes round
+    counter-clockwise and crosses its own start) and swings out to the right before it runs down and back
+    to the left."""
+    h = r.uniform(0.24, 0.38)
+    w = r.uniform(0.22, 0.36)
+    cx, cy = 0.45, h / 2
+    leave = r.uniform(45, 165)                           # where the stem leaves the loop: 90 = the bottom
+    loop = _ellipse(cx, cy, w, h / 2, leave + r.uniform(-10, 35), leave - 360, n=30)
+    x0, y0 = loop[-1]
+    swing = r.uniform(0.12, 0.35)
+    end = (min(x0, cx) + r.uniform(-0.25, 0.05), 1.0)
+    stem = _bezier((x0, y0), (max(x0, cx) + swing * 1.3, y0 + 0.25 * (1 - y0)), (end[0] + swing, 0.75), end, n=20)
+    return [_join(loop, stem[1:])]
+
+
 PATHS = {
     "slashed-zero": _slashed_zero, "bare-one": _bare_one, "flagged-one": _flagged_one, "serif-one": _serif_one,
     "looped-two": _looped_two, "open-four": _open_four, "crossed-seven": _crossed_seven,
     "straight-nine": lambda r: _nine(r, False), "hooked-nine": lambda r: _nine(r, True),
+    "curved-nine": _curved_nine,
 }
 
 

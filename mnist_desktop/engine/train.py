@@ -6,6 +6,11 @@
 
 ``cancel()``, ``pause()`` and ``resume()`` may be called from another thread; they take effect between
 batches (and between chunks of the end-of-epoch scoring).
+With an augmenter, the next batch is augmented in a background thread while the network trains on the
+current one (``prefetch=True``, the default): the engine trains with one BLAS thread, so augmentation runs on
+the other core instead of in between the steps. The draws from the trainer's generator happen in the same
+order either way (one batch at a time, the epoch's shuffle before its first batch), so a seeded run gives
+the same weights with and without it.
 A NaN, infinite or exploded loss stops training with ``TrainingDiverged``, after putting back the weights of
 the last completed epoch (or the initial ones), so a diverged run never leaves a broken network behind.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
@@ -127,8 +133,10 @@ def accuracy(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 1000,
 class Trainer:
     def __init__(self, net: Network, train: tuple[np.ndarray, np.ndarray],
                  test: tuple[np.ndarray, np.ndarray] | None = None,
-                 config: TrainConfig | None = None, augment: AugmentFn | None = None) -> None:
+                 config: TrainConfig | None = None, augment: AugmentFn | None = None, *,
+                 prefetch: bool = True) -> None:
         self.net = net
+        self.prefetch = prefetch   # augment batch b + 1 in a background thread while batch b trains
         self.config = config or TrainConfig()
         self.config.validate()
         self.x_train, self.y_train = train
@@ -189,7 +197,22 @@ class Trainer:
             self._held.clear()
         return self._cancel.is_set()
 
+    def _augmented(self, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        if getattr(self.augment, "uses_labels", False):
+            return self.augment(xb, self.rng, yb)
+        return self.augment(xb, self.rng)
+
     def run(self) -> Iterator[BatchRecord | EpochRecord]:
+        pool = None
+        if self.augment is not None and self.prefetch:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="augment")
+        try:
+            yield from self._run(pool)
+        finally:                     # finished, cancelled, diverged or the generator closed: no thread left
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, pool: ThreadPoolExecutor | None) -> Iterator[BatchRecord | EpochRecord]:
         cfg, net = self.config, self.net
         n = len(self.x_train)
         bs = cfg.batch_size
@@ -206,6 +229,9 @@ class Trainer:
             x_epoch, y_epoch = self.x_train[order], self.y_train[order]  # one shuffle copy: batches are views
             loss_sum, seen = 0.0, 0
             lr = cfg.lr
+            # the next batch's augmentation, under way in the pool; only that thread draws from self.rng
+            # until the epoch's last batch is taken, so the draws keep the order of a plain loop
+            pending = pool.submit(self._augmented, x_epoch[:bs], y_epoch[:bs]) if pool is not None else None
             for b in range(batches):
                 if self._stop_requested():
                     self.cancelled = True
@@ -214,9 +240,12 @@ class Trainer:
                                   step_every=cfg.step_every, gamma=cfg.step_gamma)
                 self.optimizer.lr = lr
                 xb, yb = x_epoch[b * bs:(b + 1) * bs], y_epoch[b * bs:(b + 1) * bs]
-                if self.augment is not None:
-                    xb = (self.augment(xb, self.rng, yb) if getattr(self.augment, "uses_labels", False)
-                          else self.augment(xb, self.rng))
+                if pending is not None:
+                    xb = pending.result()
+                    nxt = slice((b + 1) * bs, (b + 2) * bs)
+                    pending = pool.submit(self._augmented, x_epoch[nxt], y_epoch[nxt]) if b + 1 < batches else None
+                elif self.augment is not None:
+                    xb = self._augmented(xb, yb)
                 loss, correct = self.train_step(xb, yb)
                 if first_loss is None:
                     first_loss = loss

@@ -36,6 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SUBCOMMANDS: list = []   # add(subparsers) for each subcommand, in --help order; @subcommand fills it
+
+
+def subcommand(name: str, *, help: str, description: str):
+    """Register the decorated ``add(p)`` as the subcommand ``name``: build_parser makes its parser (with
+    ``help`` for the list of subcommands and ``description`` for its own --help) and ``add`` gives it its
+    arguments and ``func``."""
+    def register(add):
+        SUBCOMMANDS.append(lambda sub: add(sub.add_parser(name, help=help, description=description)))
+        return add
+    return register
+
+
 MODEL_HELP = "a .npz file, or a shipped model by name: cnn (the default) or mlp"
 
 
@@ -106,13 +119,13 @@ def _load_data(args, **kw):
 # ---- train ---------------------------------------------------------------------------------------
 
 
-def _add_train(sub) -> None:
+@subcommand("train", help="train a network and save it", description=(
+    "Train a network on MNIST (or Fashion-MNIST) and save it as a model file. Start from a preset "
+    "(its settings are the defaults) or give the layer sizes of an MLP."))
+def _add_train(p: argparse.ArgumentParser) -> None:
     from mnist_desktop.engine.optim import OPTIMIZERS, SCHEDULES
     from mnist_desktop.engine.presets import ACTIVATIONS, PRESETS
 
-    p = sub.add_parser("train", help="train a network and save it", description=(
-        "Train a network on MNIST (or Fashion-MNIST) and save it as a model file. Start from a preset "
-        "(its settings are the defaults) or give the layer sizes of an MLP."))
     arch = p.add_mutually_exclusive_group(required=True)
     arch.add_argument("--preset", choices=list(PRESETS), help="a named architecture with its training settings")
     arch.add_argument("--layers", metavar="SIZES", help="an MLP's layer sizes, e.g. 784,128,128,10")
@@ -220,9 +233,9 @@ def _cmd_train(args) -> int:
 # ---- evaluate ------------------------------------------------------------------------------------
 
 
-def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="accuracy of a model on the test set", description=(
-        "Score a model on the 10,000 test images: accuracy, per-digit accuracy, confusions."))
+@subcommand("evaluate", help="accuracy of a model on the test set", description=(
+    "Score a model on the 10,000 test images: accuracy, per-digit accuracy, confusions."))
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
                    help=f"the model to score: {MODEL_HELP} (default: cnn)")
     p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, n, correct")
@@ -308,9 +321,9 @@ def _cmd_evaluate(args) -> int:
 # ---- download ------------------------------------------------------------------------------------
 
 
-def _add_download(sub) -> None:
-    p = sub.add_parser("download", help="download MNIST or Fashion-MNIST", description=(
-        "Download the four IDX files from the public mirrors, checking each file's checksum."))
+@subcommand("download", help="download MNIST or Fashion-MNIST", description=(
+    "Download the four IDX files from the public mirrors, checking each file's checksum."))
+def _add_download(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
     p.add_argument("--dir", metavar="DIR", help="where to put the files (default: the user cache folder)")
     p.set_defaults(func=_cmd_download)
@@ -345,13 +358,13 @@ def _digit_or_all(text: str):
     raise argparse.ArgumentTypeError(f"expected a digit 0-9 or 'all', got {text!r}")
 
 
-def _add_imagine(sub) -> None:
-    p = sub.add_parser("imagine", help="what does the network think a digit looks like? (PNG)", description=(
-        "Ask a trained network what it thinks a digit looks like and save the picture as a PNG. "
-        "backproject: the digit's one-hot output pushed back through the transposed weights, a map of "
-        "evidence (red: ink here says 'this digit', blue: ink here says 'another digit'). "
-        "maximize: an image of valid pixels grown by gradient ascent until the network is sure. "
-        "Each imagined image is fed back through the network and its verdict printed."))
+@subcommand("imagine", help="what does the network think a digit looks like? (PNG)", description=(
+    "Ask a trained network what it thinks a digit looks like and save the picture as a PNG. "
+    "backproject: the digit's one-hot output pushed back through the transposed weights, a map of "
+    "evidence (red: ink here says 'this digit', blue: ink here says 'another digit'). "
+    "maximize: an image of valid pixels grown by gradient ascent until the network is sure. "
+    "Each imagined image is fed back through the network and its verdict printed."))
+def _add_imagine(p: argparse.ArgumentParser) -> None:
     p.add_argument("digit", type=_digit_or_all, metavar="DIGIT|all", help="a digit 0-9, or 'all' for the ten")
     p.add_argument("--method", choices=("backproject", "maximize"), default="backproject",
                    help="backproject (default) or maximize")
@@ -424,11 +437,6 @@ def _cmd_imagine(args) -> int:
     return 0
 
 
-# Each entry adds one subparser and sets `func`; other subcommands add theirs here.
-SUBCOMMANDS: list = [_add_train, _add_evaluate, _add_download]
-SUBCOMMANDS.append(_add_imagine)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -446,11 +454,11 @@ def main(argv: list[str] | None = None) -> int:
 # ---- predict ---------------------------------------------------------------------------------------
 
 
-def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="recognise the digit in image files or drawings", description=(
-        "Recognise the digit in each FILE: an image (PNG, JPEG, BMP, GIF, WebP, ...; dark-on-light is "
-        "inverted automatically, transparency counts as background) or a drawing saved by the window (.json). "
-        "Each goes through the same MNIST-style preprocessing as the canvas. Exit status 1 if any file failed."))
+@subcommand("predict", help="recognise the digit in image files or drawings", description=(
+    "Recognise the digit in each FILE: an image (PNG, JPEG, BMP, GIF, WebP, ...; dark-on-light is "
+    "inverted automatically, transparency counts as background) or a drawing saved by the window (.json). "
+    "Each goes through the same MNIST-style preprocessing as the canvas. Exit status 1 if any file failed."))
+def _add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="image files or drawings (.json)")
     p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true",
@@ -555,19 +563,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-SUBCOMMANDS.append(_add_predict)
-
-
 # ---- calibrate -------------------------------------------------------------------------------------
 
 
-def _add_calibrate(sub) -> None:
-    p = sub.add_parser("calibrate", help="let a model say 'that doesn\'t look like a digit' (writes MODEL.calib)",
-                       description=(
-        "Compute the statistics the 'not a digit' check needs for MODEL from the MNIST training digits "
-        "(class means and covariance of its penultimate features, and the limits of its energy and feature "
-        "distance) and write them beside the model (cnn.npz -> cnn.calib). The Draw view and predict use "
-        "them while the model's weights are the ones calibrated. Needs MNIST (see download)."))
+@subcommand("calibrate", help="let a model say 'that doesn\'t look like a digit' (writes MODEL.calib)",
+            description=(
+    "Compute the statistics the 'not a digit' check needs for MODEL from the MNIST training digits "
+    "(class means and covariance of its penultimate features, and the limits of its energy and feature "
+    "distance) and write them beside the model (cnn.npz -> cnn.calib). The Draw view and predict use "
+    "them while the model's weights are the ones calibrated. Needs MNIST (see download)."))
+def _add_calibrate(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--out", metavar="PATH", help="where to write (default: MODEL with the suffix .calib)")
     p.add_argument("--data", metavar="DIR", help="folder with the four IDX files (default: $MNIST_DIR, then the cache)")
@@ -607,19 +612,16 @@ def _cmd_calibrate(args) -> int:
     return 0
 
 
-SUBCOMMANDS.append(_add_calibrate)
-
-
 # ---- adapt ---------------------------------------------------------------------------------------
 
 
-def _add_adapt(sub) -> None:
-    p = sub.add_parser("adapt", help="teach a model your handwriting from labelled drawings", description=(
-        "Adapt a model to someone's handwriting: fine-tune it on labelled drawings (a few of each digit "
-        "are enough) and save the result as a new model file that predict, evaluate and the window use "
-        "like any other. A drawing's label is its \"label\" key, else the digit after the last underscore "
-        "of its name (0042_7.json is a 7). Adapting an adapted model starts again from its base model. "
-        "Nothing is written unless the adaptation finished."))
+@subcommand("adapt", help="teach a model your handwriting from labelled drawings", description=(
+    "Adapt a model to someone's handwriting: fine-tune it on labelled drawings (a few of each digit "
+    "are enough) and save the result as a new model file that predict, evaluate and the window use "
+    "like any other. A drawing's label is its \"label\" key, else the digit after the last underscore "
+    "of its name (0042_7.json is a 7). Adapting an adapted model starts again from its base model. "
+    "Nothing is written unless the adaptation finished."))
+def _add_adapt(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="DRAWING_OR_DIR", help="drawing files (.json) or folders of them")
     p.add_argument("--model", metavar="BASE", default=argparse.SUPPRESS,
                    help=MODEL_HELP + "; the model to adapt")
@@ -761,21 +763,18 @@ def _adapt_check(args, net, result, examples, replay, settings, notes) -> tuple[
     return check, test_accuracy
 
 
-SUBCOMMANDS.append(_add_adapt)
-
-
 # ---- learning-curve ---------------------------------------------------------------------------------
 
 
-def _add_learning_curve(sub) -> None:
+@subcommand("learning-curve", help="accuracy against the number of training images (table, JSON, PNG)",
+            description=(
+    "Train each preset on growing, balanced slices of the training set (the first SIZE/10 images of each "
+    "digit) with the preset's settings, and report training and test accuracy per size. Every size sees "
+    "the same number of training images (--images), so small slices train for many epochs. Points are "
+    "printed as they finish."))
+def _add_learning_curve(p: argparse.ArgumentParser) -> None:
     from mnist_desktop.learning_curve import DEFAULT_IMAGES, DEFAULT_PRESETS, DEFAULT_SIZES
 
-    p = sub.add_parser("learning-curve", help="accuracy against the number of training images (table, JSON, PNG)",
-                       description=(
-        "Train each preset on growing, balanced slices of the training set (the first SIZE/10 images of each "
-        "digit) with the preset's settings, and report training and test accuracy per size. Every size sees "
-        "the same number of training images (--images), so small slices train for many epochs. Points are "
-        "printed as they finish."))
     p.add_argument("--presets", default=",".join(DEFAULT_PRESETS), metavar="NAMES",
                    help=f"comma-separated presets (default {','.join(DEFAULT_PRESETS)})")
     p.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), metavar="SIZES",
@@ -845,6 +844,3 @@ def _cmd_learning_curve(args) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
     return 0
-
-
-SUBCOMMANDS.append(_add_learning_curve)

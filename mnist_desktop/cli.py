@@ -63,6 +63,17 @@ def _resolve_model(text):
         return None, str(exc)
 
 
+def _open_model(text, **load_kw):
+    """-> (path, network, spec) of the model named on the command line (a file, or cnn / mlp; None: the
+    default); ModelFileError, one line, when it cannot be found or loaded. ``load_kw``: serialize.load's."""
+    from mnist_desktop.engine.serialize import load
+    from mnist_desktop.shipped import resolve_model
+
+    path = resolve_model(text)
+    net, spec = load(path, **load_kw)
+    return path, net, spec
+
+
 def _cmd_gui(args: argparse.Namespace) -> int:
     from mnist_desktop.app.launch import run_app  # Qt only when a window is wanted
 
@@ -116,6 +127,16 @@ def _load_data(args, **kw):
     return load_dataset(args.dataset, args.data, **kw)
 
 
+def _out_problem(path: Path, suffix: str, flag: str = "--out") -> str | None:
+    """Why a command cannot write its output to ``path`` (not a ``suffix`` file, any case; a folder that is
+    missing or read-only), checked before any work; None if it can."""
+    if path.suffix.lower() != suffix:
+        return f"{flag} must name a {suffix} file, got {path}"
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        return f"cannot write to {path.parent}: the folder does not exist or is not writable"
+    return None
+
+
 # ---- train ---------------------------------------------------------------------------------------
 
 
@@ -155,7 +176,7 @@ def _cmd_train(args) -> int:
     from mnist_desktop.data import DatasetError
     from mnist_desktop.engine import EpochRecord, Trainer, TrainingDiverged
     from mnist_desktop.engine.serialize import save
-    from mnist_desktop.training import build_run, format_epoch, init_from, train_settings, trained_spec
+    from mnist_desktop.training import build_run, format_epoch, init_from, train_settings
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -164,8 +185,8 @@ def _cmd_train(args) -> int:
         return _fail(f"cannot save {out}: it is a folder; --out must name a file")
     if args.limit_per_class is not None and args.limit_per_class < 1:
         return _fail(f"--limit-per-class must be at least 1, got {args.limit_per_class}")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if problem := _out_problem(out, ".npz"):
+        return _fail(problem)
     try:
         net, config, augment = build_run(*train_settings(args))
         if args.init_from:
@@ -197,37 +218,47 @@ def _cmd_train(args) -> int:
                            f"epoch {record.epoch} loss {record.loss:.3f} {record.images_per_s:,.0f} img/s")
     except TrainingDiverged as exc:
         bar.close()
-        if not exc.restored_epoch:
-            return _fail(f"{exc} Nothing was saved.", 1)
-        # like the window: the weights of the last good epoch are worth keeping (the network holds them again)
-        history = [r for r in trainer.history if r.epoch <= exc.restored_epoch]
-        spec = trained_spec(net, config, history, name=name, preset=args.preset, dataset=data.name,
-                            test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
-                            wall_seconds=time.perf_counter() - t0)
-        if args.init_from:
-            spec["training"]["init_from"] = str(args.init_from)
-        try:
-            save(net, out, spec)
-        except OSError as save_exc:
-            return _fail(f"{exc} The last good weights could not be saved either: {save_exc}", 1)
-        return _fail(f"{exc} Saved the weights after epoch {exc.restored_epoch} "
-                     f"({data.test_name} accuracy {history[-1].test_acc * 100:.2f}%) to {out}.", 1)
+        return _save_diverged(exc, args, trainer, data, name, out, time.perf_counter() - t0)
     except KeyboardInterrupt:
         bar.close()
         done = f"after {last.epoch} of {config.epochs} epochs" if last else "before the first epoch ended"
         return _fail(f"training stopped by Ctrl+C {done}; nothing was saved ({out} is unchanged)", 130)
     wall = time.perf_counter() - t0
-    spec = trained_spec(net, config, trainer.history, name=name, preset=args.preset, dataset=data.name,
-                        test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
-                        wall_seconds=wall)
-    if args.init_from:
-        spec["training"]["init_from"] = str(args.init_from)
     try:
-        save(net, out, spec)
+        save(net, out, _train_spec(args, net, config, trainer.history, data, name, wall))
     except OSError as exc:  # fileio.SaveError: one line naming the file; the previous file is untouched
         return _fail(f"{exc} (the trained model was not saved; the previous {out.name}, if any, is unchanged)", 1)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
     return 0
+
+
+def _save_diverged(exc, args, trainer, data, name: str, out: Path, wall_seconds: float) -> int:
+    """`train` diverged (``exc``, a TrainingDiverged): save the weights of the last good epoch, which the
+    network holds again, like the window does; exit status 1 either way."""
+    from mnist_desktop.engine.serialize import save
+
+    if not exc.restored_epoch:
+        return _fail(f"{exc} Nothing was saved.", 1)
+    history = [r for r in trainer.history if r.epoch <= exc.restored_epoch]
+    spec = _train_spec(args, trainer.net, trainer.config, history, data, name, wall_seconds)
+    try:
+        save(trainer.net, out, spec)
+    except OSError as save_exc:
+        return _fail(f"{exc} The last good weights could not be saved either: {save_exc}", 1)
+    return _fail(f"{exc} Saved the weights after epoch {exc.restored_epoch} "
+                 f"({data.test_name} accuracy {history[-1].test_acc * 100:.2f}%) to {out}.", 1)
+
+
+def _train_spec(args, net, config, history, data, name: str, wall_seconds: float) -> dict:
+    """The spec a model trained by `train` is saved with (training.trained_spec, plus --init-from)."""
+    from mnist_desktop.training import trained_spec
+
+    spec = trained_spec(net, config, history, name=name, preset=args.preset, dataset=data.name,
+                        test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
+                        wall_seconds=wall_seconds)
+    if args.init_from:
+        spec["training"]["init_from"] = str(args.init_from)
+    return spec
 
 
 # ---- evaluate ------------------------------------------------------------------------------------
@@ -258,7 +289,7 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
 
 def _cmd_evaluate(args) -> int:
     from mnist_desktop.data import DatasetError
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
     from mnist_desktop.evaluation import Damage, damage, evaluate, format_confusion, rotation_curve
 
     dmg = Damage(rotate=args.rotate, noise=args.noise, thickness=args.thickness, shift=args.shift, seed=args.seed)
@@ -266,11 +297,8 @@ def _cmd_evaluate(args) -> int:
         dmg.validate()
     except ValueError as exc:
         return _fail(f"--{exc}")            # "--noise must be between 0 and 1, got 3.0": names match the flags
-    model, problem = _resolve_model(args.model)
-    if problem:
-        return _fail(problem)
     try:
-        net, spec = load(model, digits=True)   # 784 -> 10, or the scores below would be nonsense
+        model, net, spec = _open_model(args.model, digits=True)   # 784 -> 10, or the scores would be nonsense
     except ModelFileError as exc:
         return _fail(str(exc))
     try:
@@ -388,12 +416,10 @@ def _cmd_imagine(args) -> int:
     import numpy as np
 
     from mnist_desktop import explain, heatmap
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
     out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        return _fail(f"--out must name a .png file, got {out}")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if problem := _out_problem(out, ".png"):
+        return _fail(problem)
     if not 1 <= args.scale <= 64:
         return _fail(f"--scale must be between 1 and 64, got {args.scale}")
     kw = {}
@@ -405,11 +431,8 @@ def _cmd_imagine(args) -> int:
             kw["steps"] = args.steps
     elif args.steps is not None:
         return _fail("--steps applies to --method maximize")
-    model, problem = _resolve_model(getattr(args, "model", None))
-    if problem:
-        return _fail(problem)
     try:
-        net, _spec = load(model)
+        model, net, _spec = _open_model(getattr(args, "model", None))
     except ModelFileError as exc:
         return _fail(str(exc))
     if net.n_outputs != 10 or net.input_shape not in ((784,), (28, 28), (28, 28, 1)):
@@ -473,25 +496,16 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import json
-    import math
-    import os
-
-    from pathlib import Path
-
     import numpy as np
 
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
 
     def fail(message: str) -> int:
         print(f"mnist-desktop predict: {message}", file=sys.stderr)
         return 2
 
-    model_path, problem = _resolve_model(args.model)
-    if problem:
-        return fail(problem)
     try:
-        net, _spec = load(model_path, digits=True)
+        model_path, net, _spec = _open_model(args.model, digits=True)
     except ModelFileError as exc:
         return fail(str(exc))
     if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
@@ -515,9 +529,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
               f"'not a digit' uses the shape rules only. `mnist-desktop calibrate {model_path}` makes one.",
               file=sys.stderr)
 
+    results, images, drawings = _predict_read(args.files, is_drawing_file, preprocess_file, read_drawing)
+    probs, verdicts = (assess_batch(net, np.stack(images), calibration, drawings) if images
+                       else (np.zeros((0, 10)), []))
+    failed = 0
+    for r in results:
+        failed += "error" in r
+        print(_predict_line(r, probs, verdicts, args.json), flush=False)
+    sys.stdout.flush()
+    return 1 if failed else 0
+
+
+def _predict_read(files, is_drawing_file, preprocess_file, read_drawing) -> tuple[list[dict], list, list]:
+    """Read and preprocess each file: (one result per file, {"file", "index"} or {"file", "error"};
+    the 28x28 images; the drawings, None for pictures), the last two in the order of the indices."""
     results: list[dict] = []
     images, drawings = [], []
-    for name in args.files:
+    for name in files:
         try:
             drawing = read_drawing(name) if is_drawing_file(name) else None
             pre = preprocess_file(name)
@@ -535,32 +563,27 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         results.append({"file": name, "index": len(images)})
         images.append(pre.image)
         drawings.append(drawing)
+    return results, images, drawings
 
-    probs, verdicts = (assess_batch(net, np.stack(images), calibration, drawings) if images
-                       else (np.zeros((0, 10)), []))
-    failed = 0
-    for r in results:
-        if "error" in r:
-            failed += 1
-            line = json.dumps(r) if args.json else f"{r['file']}: error: {r['error']}"
-        else:
-            p = probs[r["index"]].astype(np.float64)
-            v = verdicts[r["index"]]
-            first, second = v.digit, v.second
-            if args.json:
-                line = json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(x), 6) for x in p],
-                                   **v.as_dict()})
-            else:
-                numbers = f"{first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
-                if v.kind == "not_digit":
-                    line = f"{r['file']}: {v.text} ({v.because}); the network would say {numbers}"
-                elif v.kind == "unsure":
-                    line = f"{r['file']}: {v.text} not sure: {numbers}"
-                else:
-                    line = f"{r['file']}: {numbers}"
-        print(line, flush=False)
-    sys.stdout.flush()
-    return 1 if failed else 0
+
+def _predict_line(r: dict, probs, verdicts, as_json: bool) -> str:
+    """The line predict prints for one file's result (see _predict_read): text or JSON."""
+    import numpy as np
+
+    if "error" in r:
+        return json.dumps(r) if as_json else f"{r['file']}: error: {r['error']}"
+    p = probs[r["index"]].astype(np.float64)
+    v = verdicts[r["index"]]
+    first, second = v.digit, v.second
+    if as_json:
+        return json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(x), 6) for x in p],
+                           **v.as_dict()})
+    numbers = f"{first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
+    if v.kind == "not_digit":
+        return f"{r['file']}: {v.text} ({v.because}); the network would say {numbers}"
+    if v.kind == "unsure":
+        return f"{r['file']}: {v.text} not sure: {numbers}"
+    return f"{r['file']}: {numbers}"
 
 
 # ---- calibrate -------------------------------------------------------------------------------------
@@ -582,13 +605,10 @@ def _add_calibrate(p: argparse.ArgumentParser) -> None:
 def _cmd_calibrate(args) -> int:
     from mnist_desktop.confidence import calibrate, calibration_path
     from mnist_desktop.data import DatasetError
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
 
-    model, problem = _resolve_model(args.model)
-    if problem:
-        return _fail(problem)
     try:
-        net, _spec = load(model)
+        model, net, _spec = _open_model(args.model)
     except ModelFileError as exc:
         return _fail(str(exc))
     if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
@@ -644,10 +664,8 @@ def _cmd_adapt(args) -> int:
     from mnist_desktop.shipped import MODELS_DIR
 
     out = Path(args.out)
-    if out.suffix.lower() != ".npz":
-        return _fail(f"--out must name a .npz file, got {out}")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if problem := _out_problem(out, ".npz"):
+        return _fail(problem)
     if out.resolve().parent == MODELS_DIR.resolve():
         return _fail(f"{out}: refusing to write into the shipped models' folder; choose another place")
     model, problem = _resolve_model(getattr(args, "model", None))
@@ -799,13 +817,8 @@ def _cmd_learning_curve(args) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     for flag, path, suffix in (("--out", args.out, ".png"), ("--save", args.save, ".json")):
-        if path is None:
-            continue
-        path = Path(path)
-        if path.suffix.lower() != suffix:
-            return _fail(f"{flag} must name a {suffix} file, got {path}")
-        if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
-            return _fail(f"cannot write to {path.parent}: the folder does not exist or is not writable")
+        if path is not None and (problem := _out_problem(Path(path), suffix, flag)):
+            return _fail(problem)
     try:
         data = _load_data(args)
         run = CurveRun(presets, sizes, data, images=args.images, seed=args.seed)

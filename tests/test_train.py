@@ -71,7 +71,8 @@ def test_pause_blocks_until_resumed():
     got = []
     t = threading.Thread(target=lambda: got.append(next(it)))
     t.start()
-    t.join(0.3)
+    while not tr.held and t.is_alive():   # wait for the loop to park at its pause point, not a fixed time
+        t.join(0.01)
     assert t.is_alive() and not got  # paused: no batch happens
     tr.resume()
     t.join(5)

@@ -34,10 +34,10 @@ def file_lines(path: Path) -> int:
     return len(path.read_text(encoding="utf-8").splitlines())
 
 
-def functions(path: Path) -> list[Function]:
+def functions(path: Path, root: Path = ROOT) -> list[Function]:
     """Every function and method in ``path`` with its length (first decorator to last line)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    rel = path.relative_to(ROOT).as_posix()
+    rel = path.relative_to(root).as_posix()
     found = []
 
     def visit(node, prefix):

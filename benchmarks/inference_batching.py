@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ from mnist_desktop.engine import Network, get_preset, threads  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
 from mnist_desktop.shipped import shipped_models  # noqa: E402
 from train_speed import wide_cnn  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 CHUNKS = [1, 8, 32, 128, 1000]
 
@@ -73,8 +73,7 @@ def main(argv=None) -> int:
         copy_ms = timed(net.copy, 20) * 1e3
         print(f"| {name} | {one:.3f} | " + " | ".join(f"{t:.3f}" for t in per) +
               f" | {auto:.3f} ({net.inference_chunk()}) | {mem_auto:.0f} / {mem_all:.0f} | {copy_ms:.2f} |")
-    with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.machine())
+    cpu = cpu_model()
     print(f"\n(1,000-image columns: total seconds x 1000 / 1000 = ms per image.) {cpu}, {os.cpu_count()} CPUs; "
           f"numpy {np.__version__}; load average {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")
     return 0

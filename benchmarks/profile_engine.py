@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
-import platform
 import pstats
 import statistics
 import sys
@@ -27,6 +26,7 @@ import numpy as np  # noqa: E402
 from mnist_desktop.engine import Network, get_preset, make_optimizer  # noqa: E402
 from mnist_desktop.engine.losses import LOSSES as LOSSES_BY_NAME  # noqa: E402
 from mnist_desktop.engine import threads as engine_threads  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 def main(argv=None) -> int:
@@ -98,8 +98,7 @@ def main(argv=None) -> int:
         prof.disable()
         print()
         pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(25)
-    with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.machine())
+    cpu = cpu_model()
     print(f"\n{cpu}, {os.cpu_count()} CPUs; numpy {np.__version__}; load average {os.getloadavg()[0]:.2f}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     return 0

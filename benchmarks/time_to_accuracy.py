@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/ is on sys.path when a script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -219,8 +221,7 @@ def main(argv=None) -> int:
                 results[kind] = msg[1]
                 break
         proc.join(timeout=30)
-    with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.machine())
+    cpu = cpu_model()
     t = preset.training
     import numpy as np
 

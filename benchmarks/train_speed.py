@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/ is on sys.path when a script runs
+
 PRESET_NAMES = ["linear", "nielsen-30", "mlp-100-30", "mlp-128x2", "cnn-seed"]
 # bigger CNNs (not presets) of the kind a shipped model may use; choose them with --presets
 EXTRA_NAMES = ["cnn-same3-bn", "cnn-same5-bn"]
@@ -286,12 +288,7 @@ def torch_available() -> bool:
 # ---- report -------------------------------------------------------------------------------------
 
 def machine_info(np, torch_version: str | None, data_source: str, threads: int, ours_version: str = "") -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         blas = f"{blas['name']} {blas.get('version', '')}".strip()

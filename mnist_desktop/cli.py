@@ -36,6 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SUBCOMMANDS: list = []   # add(subparsers) for each subcommand, in --help order; @subcommand fills it
+
+
+def subcommand(name: str, *, help: str, description: str):
+    """Register the decorated ``add(p)`` as the subcommand ``name``: build_parser makes its parser (with
+    ``help`` for the list of subcommands and ``description`` for its own --help) and ``add`` gives it its
+    arguments and ``func``."""
+    def register(add):
+        SUBCOMMANDS.append(lambda sub: add(sub.add_parser(name, help=help, description=description)))
+        return add
+    return register
+
+
 MODEL_HELP = "a .npz file, or a shipped model by name: cnn (the default) or mlp"
 
 
@@ -50,8 +63,19 @@ def _resolve_model(text):
         return None, str(exc)
 
 
+def _open_model(text, **load_kw):
+    """-> (path, network, spec) of the model named on the command line (a file, or cnn / mlp; None: the
+    default); ModelFileError, one line, when it cannot be found or loaded. ``load_kw``: serialize.load's."""
+    from mnist_desktop.engine.serialize import load
+    from mnist_desktop.shipped import resolve_model
+
+    path = resolve_model(text)
+    net, spec = load(path, **load_kw)
+    return path, net, spec
+
+
 def _cmd_gui(args: argparse.Namespace) -> int:
-    from mnist_desktop.app.main_window import run_app  # Qt only when a window is wanted
+    from mnist_desktop.app.launch import run_app  # Qt only when a window is wanted
 
     return run_app(args)
 
@@ -103,16 +127,26 @@ def _load_data(args, **kw):
     return load_dataset(args.dataset, args.data, **kw)
 
 
+def _out_problem(path: Path, suffix: str, flag: str = "--out") -> str | None:
+    """Why a command cannot write its output to ``path`` (not a ``suffix`` file, any case; a folder that is
+    missing or read-only), checked before any work; None if it can."""
+    if path.suffix.lower() != suffix:
+        return f"{flag} must name a {suffix} file, got {path}"
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        return f"cannot write to {path.parent}: the folder does not exist or is not writable"
+    return None
+
+
 # ---- train ---------------------------------------------------------------------------------------
 
 
-def _add_train(sub) -> None:
+@subcommand("train", help="train a network and save it", description=(
+    "Train a network on MNIST (or Fashion-MNIST) and save it as a model file. Start from a preset "
+    "(its settings are the defaults) or give the layer sizes of an MLP."))
+def _add_train(p: argparse.ArgumentParser) -> None:
     from mnist_desktop.engine.optim import OPTIMIZERS, SCHEDULES
     from mnist_desktop.engine.presets import ACTIVATIONS, PRESETS
 
-    p = sub.add_parser("train", help="train a network and save it", description=(
-        "Train a network on MNIST (or Fashion-MNIST) and save it as a model file. Start from a preset "
-        "(its settings are the defaults) or give the layer sizes of an MLP."))
     arch = p.add_mutually_exclusive_group(required=True)
     arch.add_argument("--preset", choices=list(PRESETS), help="a named architecture with its training settings")
     arch.add_argument("--layers", metavar="SIZES", help="an MLP's layer sizes, e.g. 784,128,128,10")
@@ -142,7 +176,7 @@ def _cmd_train(args) -> int:
     from mnist_desktop.data import DatasetError
     from mnist_desktop.engine import EpochRecord, Trainer, TrainingDiverged
     from mnist_desktop.engine.serialize import save
-    from mnist_desktop.training import build_run, format_epoch, init_from, train_settings, trained_spec
+    from mnist_desktop.training import build_run, format_epoch, init_from, train_settings
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -151,8 +185,8 @@ def _cmd_train(args) -> int:
         return _fail(f"cannot save {out}: it is a folder; --out must name a file")
     if args.limit_per_class is not None and args.limit_per_class < 1:
         return _fail(f"--limit-per-class must be at least 1, got {args.limit_per_class}")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if problem := _out_problem(out, ".npz"):
+        return _fail(problem)
     try:
         net, config, augment = build_run(*train_settings(args))
         if args.init_from:
@@ -184,45 +218,55 @@ def _cmd_train(args) -> int:
                            f"epoch {record.epoch} loss {record.loss:.3f} {record.images_per_s:,.0f} img/s")
     except TrainingDiverged as exc:
         bar.close()
-        if not exc.restored_epoch:
-            return _fail(f"{exc} Nothing was saved.", 1)
-        # like the window: the weights of the last good epoch are worth keeping (the network holds them again)
-        history = [r for r in trainer.history if r.epoch <= exc.restored_epoch]
-        spec = trained_spec(net, config, history, name=name, preset=args.preset, dataset=data.name,
-                            test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
-                            wall_seconds=time.perf_counter() - t0)
-        if args.init_from:
-            spec["training"]["init_from"] = str(args.init_from)
-        try:
-            save(net, out, spec)
-        except OSError as save_exc:
-            return _fail(f"{exc} The last good weights could not be saved either: {save_exc}", 1)
-        return _fail(f"{exc} Saved the weights after epoch {exc.restored_epoch} "
-                     f"({data.test_name} accuracy {history[-1].test_acc * 100:.2f}%) to {out}.", 1)
+        return _save_diverged(exc, args, trainer, data, name, out, time.perf_counter() - t0)
     except KeyboardInterrupt:
         bar.close()
         done = f"after {last.epoch} of {config.epochs} epochs" if last else "before the first epoch ended"
         return _fail(f"training stopped by Ctrl+C {done}; nothing was saved ({out} is unchanged)", 130)
     wall = time.perf_counter() - t0
-    spec = trained_spec(net, config, trainer.history, name=name, preset=args.preset, dataset=data.name,
-                        test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
-                        wall_seconds=wall)
-    if args.init_from:
-        spec["training"]["init_from"] = str(args.init_from)
     try:
-        save(net, out, spec)
+        save(net, out, _train_spec(args, net, config, trainer.history, data, name, wall))
     except OSError as exc:  # fileio.SaveError: one line naming the file; the previous file is untouched
         return _fail(f"{exc} (the trained model was not saved; the previous {out.name}, if any, is unchanged)", 1)
     print(f"saved {out} ({data.test_name} accuracy {last.test_acc * 100:.2f}%, wall time {wall:.1f}s)")
     return 0
 
 
+def _save_diverged(exc, args, trainer, data, name: str, out: Path, wall_seconds: float) -> int:
+    """`train` diverged (``exc``, a TrainingDiverged): save the weights of the last good epoch, which the
+    network holds again, like the window does; exit status 1 either way."""
+    from mnist_desktop.engine.serialize import save
+
+    if not exc.restored_epoch:
+        return _fail(f"{exc} Nothing was saved.", 1)
+    history = [r for r in trainer.history if r.epoch <= exc.restored_epoch]
+    spec = _train_spec(args, trainer.net, trainer.config, history, data, name, wall_seconds)
+    try:
+        save(trainer.net, out, spec)
+    except OSError as save_exc:
+        return _fail(f"{exc} The last good weights could not be saved either: {save_exc}", 1)
+    return _fail(f"{exc} Saved the weights after epoch {exc.restored_epoch} "
+                 f"({data.test_name} accuracy {history[-1].test_acc * 100:.2f}%) to {out}.", 1)
+
+
+def _train_spec(args, net, config, history, data, name: str, wall_seconds: float) -> dict:
+    """The spec a model trained by `train` is saved with (training.trained_spec, plus --init-from)."""
+    from mnist_desktop.training import trained_spec
+
+    spec = trained_spec(net, config, history, name=name, preset=args.preset, dataset=data.name,
+                        test_name=data.test_name, train_images=len(data.x_train), test_images=len(data.x_test),
+                        wall_seconds=wall_seconds)
+    if args.init_from:
+        spec["training"]["init_from"] = str(args.init_from)
+    return spec
+
+
 # ---- evaluate ------------------------------------------------------------------------------------
 
 
-def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="accuracy of a model on the test set", description=(
-        "Score a model on the 10,000 test images: accuracy, per-digit accuracy, confusions."))
+@subcommand("evaluate", help="accuracy of a model on the test set", description=(
+    "Score a model on the 10,000 test images: accuracy, per-digit accuracy, confusions."))
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
                    help=f"the model to score: {MODEL_HELP} (default: cnn)")
     p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, n, correct")
@@ -245,7 +289,7 @@ def _add_evaluate(sub) -> None:
 
 def _cmd_evaluate(args) -> int:
     from mnist_desktop.data import DatasetError
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
     from mnist_desktop.evaluation import Damage, damage, evaluate, format_confusion, rotation_curve
 
     dmg = Damage(rotate=args.rotate, noise=args.noise, thickness=args.thickness, shift=args.shift, seed=args.seed)
@@ -253,11 +297,8 @@ def _cmd_evaluate(args) -> int:
         dmg.validate()
     except ValueError as exc:
         return _fail(f"--{exc}")            # "--noise must be between 0 and 1, got 3.0": names match the flags
-    model, problem = _resolve_model(args.model)
-    if problem:
-        return _fail(problem)
     try:
-        net, spec = load(model, digits=True)   # 784 -> 10, or the scores below would be nonsense
+        model, net, spec = _open_model(args.model, digits=True)   # 784 -> 10, or the scores would be nonsense
     except ModelFileError as exc:
         return _fail(str(exc))
     try:
@@ -308,9 +349,9 @@ def _cmd_evaluate(args) -> int:
 # ---- download ------------------------------------------------------------------------------------
 
 
-def _add_download(sub) -> None:
-    p = sub.add_parser("download", help="download MNIST or Fashion-MNIST", description=(
-        "Download the four IDX files from the public mirrors, checking each file's checksum."))
+@subcommand("download", help="download MNIST or Fashion-MNIST", description=(
+    "Download the four IDX files from the public mirrors, checking each file's checksum."))
+def _add_download(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
     p.add_argument("--dir", metavar="DIR", help="where to put the files (default: the user cache folder)")
     p.set_defaults(func=_cmd_download)
@@ -345,13 +386,13 @@ def _digit_or_all(text: str):
     raise argparse.ArgumentTypeError(f"expected a digit 0-9 or 'all', got {text!r}")
 
 
-def _add_imagine(sub) -> None:
-    p = sub.add_parser("imagine", help="what does the network think a digit looks like? (PNG)", description=(
-        "Ask a trained network what it thinks a digit looks like and save the picture as a PNG. "
-        "backproject: the digit's one-hot output pushed back through the transposed weights, a map of "
-        "evidence (red: ink here says 'this digit', blue: ink here says 'another digit'). "
-        "maximize: an image of valid pixels grown by gradient ascent until the network is sure. "
-        "Each imagined image is fed back through the network and its verdict printed."))
+@subcommand("imagine", help="what does the network think a digit looks like? (PNG)", description=(
+    "Ask a trained network what it thinks a digit looks like and save the picture as a PNG. "
+    "backproject: the digit's one-hot output pushed back through the transposed weights, a map of "
+    "evidence (red: ink here says 'this digit', blue: ink here says 'another digit'). "
+    "maximize: an image of valid pixels grown by gradient ascent until the network is sure. "
+    "Each imagined image is fed back through the network and its verdict printed."))
+def _add_imagine(p: argparse.ArgumentParser) -> None:
     p.add_argument("digit", type=_digit_or_all, metavar="DIGIT|all", help="a digit 0-9, or 'all' for the ten")
     p.add_argument("--method", choices=("backproject", "maximize"), default="backproject",
                    help="backproject (default) or maximize")
@@ -375,12 +416,10 @@ def _cmd_imagine(args) -> int:
     import numpy as np
 
     from mnist_desktop import explain, heatmap
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
     out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        return _fail(f"--out must name a .png file, got {out}")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if problem := _out_problem(out, ".png"):
+        return _fail(problem)
     if not 1 <= args.scale <= 64:
         return _fail(f"--scale must be between 1 and 64, got {args.scale}")
     kw = {}
@@ -392,11 +431,8 @@ def _cmd_imagine(args) -> int:
             kw["steps"] = args.steps
     elif args.steps is not None:
         return _fail("--steps applies to --method maximize")
-    model, problem = _resolve_model(getattr(args, "model", None))
-    if problem:
-        return _fail(problem)
     try:
-        net, _spec = load(model)
+        model, net, _spec = _open_model(getattr(args, "model", None))
     except ModelFileError as exc:
         return _fail(str(exc))
     if net.n_outputs != 10 or net.input_shape not in ((784,), (28, 28), (28, 28, 1)):
@@ -424,11 +460,6 @@ def _cmd_imagine(args) -> int:
     return 0
 
 
-# Each entry adds one subparser and sets `func`; other subcommands add theirs here.
-SUBCOMMANDS: list = [_add_train, _add_evaluate, _add_download]
-SUBCOMMANDS.append(_add_imagine)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -446,11 +477,11 @@ def main(argv: list[str] | None = None) -> int:
 # ---- predict ---------------------------------------------------------------------------------------
 
 
-def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="recognise the digit in image files or drawings", description=(
-        "Recognise the digit in each FILE: an image (PNG, JPEG, BMP, GIF, WebP, ...; dark-on-light is "
-        "inverted automatically, transparency counts as background) or a drawing saved by the window (.json). "
-        "Each goes through the same MNIST-style preprocessing as the canvas. Exit status 1 if any file failed."))
+@subcommand("predict", help="recognise the digit in image files or drawings", description=(
+    "Recognise the digit in each FILE: an image (PNG, JPEG, BMP, GIF, WebP, ...; dark-on-light is "
+    "inverted automatically, transparency counts as background) or a drawing saved by the window (.json). "
+    "Each goes through the same MNIST-style preprocessing as the canvas. Exit status 1 if any file failed."))
+def _add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="image files or drawings (.json)")
     p.add_argument("--model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true",
@@ -465,25 +496,16 @@ def _add_predict(sub) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import json
-    import math
-    import os
-
-    from pathlib import Path
-
     import numpy as np
 
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
 
     def fail(message: str) -> int:
         print(f"mnist-desktop predict: {message}", file=sys.stderr)
         return 2
 
-    model_path, problem = _resolve_model(args.model)
-    if problem:
-        return fail(problem)
     try:
-        net, _spec = load(model_path, digits=True)
+        model_path, net, _spec = _open_model(args.model, digits=True)
     except ModelFileError as exc:
         return fail(str(exc))
     if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
@@ -507,9 +529,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
               f"'not a digit' uses the shape rules only. `mnist-desktop calibrate {model_path}` makes one.",
               file=sys.stderr)
 
+    results, images, drawings = _predict_read(args.files, is_drawing_file, preprocess_file, read_drawing)
+    probs, verdicts = (assess_batch(net, np.stack(images), calibration, drawings) if images
+                       else (np.zeros((0, 10)), []))
+    failed = 0
+    for r in results:
+        failed += "error" in r
+        print(_predict_line(r, probs, verdicts, args.json), flush=False)
+    sys.stdout.flush()
+    return 1 if failed else 0
+
+
+def _predict_read(files, is_drawing_file, preprocess_file, read_drawing) -> tuple[list[dict], list, list]:
+    """Read and preprocess each file: (one result per file, {"file", "index"} or {"file", "error"};
+    the 28x28 images; the drawings, None for pictures), the last two in the order of the indices."""
     results: list[dict] = []
     images, drawings = [], []
-    for name in args.files:
+    for name in files:
         try:
             drawing = read_drawing(name) if is_drawing_file(name) else None
             pre = preprocess_file(name)
@@ -527,47 +563,39 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         results.append({"file": name, "index": len(images)})
         images.append(pre.image)
         drawings.append(drawing)
-
-    probs, verdicts = (assess_batch(net, np.stack(images), calibration, drawings) if images
-                       else (np.zeros((0, 10)), []))
-    failed = 0
-    for r in results:
-        if "error" in r:
-            failed += 1
-            line = json.dumps(r) if args.json else f"{r['file']}: error: {r['error']}"
-        else:
-            p = probs[r["index"]].astype(np.float64)
-            v = verdicts[r["index"]]
-            first, second = v.digit, v.second
-            if args.json:
-                line = json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(x), 6) for x in p],
-                                   **v.as_dict()})
-            else:
-                numbers = f"{first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
-                if v.kind == "not_digit":
-                    line = f"{r['file']}: {v.text} ({v.because}); the network would say {numbers}"
-                elif v.kind == "unsure":
-                    line = f"{r['file']}: {v.text} not sure: {numbers}"
-                else:
-                    line = f"{r['file']}: {numbers}"
-        print(line, flush=False)
-    sys.stdout.flush()
-    return 1 if failed else 0
+    return results, images, drawings
 
 
-SUBCOMMANDS.append(_add_predict)
+def _predict_line(r: dict, probs, verdicts, as_json: bool) -> str:
+    """The line predict prints for one file's result (see _predict_read): text or JSON."""
+    import numpy as np
+
+    if "error" in r:
+        return json.dumps(r) if as_json else f"{r['file']}: error: {r['error']}"
+    p = probs[r["index"]].astype(np.float64)
+    v = verdicts[r["index"]]
+    first, second = v.digit, v.second
+    if as_json:
+        return json.dumps({"file": r["file"], "digit": first, "probabilities": [round(float(x), 6) for x in p],
+                           **v.as_dict()})
+    numbers = f"{first} ({p[first] * 100:.1f}%), then {second} ({p[second] * 100:.1f}%)"
+    if v.kind == "not_digit":
+        return f"{r['file']}: {v.text} ({v.because}); the network would say {numbers}"
+    if v.kind == "unsure":
+        return f"{r['file']}: {v.text} not sure: {numbers}"
+    return f"{r['file']}: {numbers}"
 
 
 # ---- calibrate -------------------------------------------------------------------------------------
 
 
-def _add_calibrate(sub) -> None:
-    p = sub.add_parser("calibrate", help="let a model say 'that doesn\'t look like a digit' (writes MODEL.calib)",
-                       description=(
-        "Compute the statistics the 'not a digit' check needs for MODEL from the MNIST training digits "
-        "(class means and covariance of its penultimate features, and the limits of its energy and feature "
-        "distance) and write them beside the model (cnn.npz -> cnn.calib). The Draw view and predict use "
-        "them while the model's weights are the ones calibrated. Needs MNIST (see download)."))
+@subcommand("calibrate", help="let a model say 'that doesn\'t look like a digit' (writes MODEL.calib)",
+            description=(
+    "Compute the statistics the 'not a digit' check needs for MODEL from the MNIST training digits "
+    "(class means and covariance of its penultimate features, and the limits of its energy and feature "
+    "distance) and write them beside the model (cnn.npz -> cnn.calib). The Draw view and predict use "
+    "them while the model's weights are the ones calibrated. Needs MNIST (see download)."))
+def _add_calibrate(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--out", metavar="PATH", help="where to write (default: MODEL with the suffix .calib)")
     p.add_argument("--data", metavar="DIR", help="folder with the four IDX files (default: $MNIST_DIR, then the cache)")
@@ -577,13 +605,10 @@ def _add_calibrate(sub) -> None:
 def _cmd_calibrate(args) -> int:
     from mnist_desktop.confidence import calibrate, calibration_path
     from mnist_desktop.data import DatasetError
-    from mnist_desktop.engine.serialize import ModelFileError, load
+    from mnist_desktop.engine.serialize import ModelFileError
 
-    model, problem = _resolve_model(args.model)
-    if problem:
-        return _fail(problem)
     try:
-        net, _spec = load(model)
+        model, net, _spec = _open_model(args.model)
     except ModelFileError as exc:
         return _fail(str(exc))
     if math.prod(net.input_shape) != 784 or net.n_outputs != 10:
@@ -607,19 +632,16 @@ def _cmd_calibrate(args) -> int:
     return 0
 
 
-SUBCOMMANDS.append(_add_calibrate)
-
-
 # ---- adapt ---------------------------------------------------------------------------------------
 
 
-def _add_adapt(sub) -> None:
-    p = sub.add_parser("adapt", help="teach a model your handwriting from labelled drawings", description=(
-        "Adapt a model to someone's handwriting: fine-tune it on labelled drawings (a few of each digit "
-        "are enough) and save the result as a new model file that predict, evaluate and the window use "
-        "like any other. A drawing's label is its \"label\" key, else the digit after the last underscore "
-        "of its name (0042_7.json is a 7). Adapting an adapted model starts again from its base model. "
-        "Nothing is written unless the adaptation finished."))
+@subcommand("adapt", help="teach a model your handwriting from labelled drawings", description=(
+    "Adapt a model to someone's handwriting: fine-tune it on labelled drawings (a few of each digit "
+    "are enough) and save the result as a new model file that predict, evaluate and the window use "
+    "like any other. A drawing's label is its \"label\" key, else the digit after the last underscore "
+    "of its name (0042_7.json is a 7). Adapting an adapted model starts again from its base model. "
+    "Nothing is written unless the adaptation finished."))
+def _add_adapt(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="DRAWING_OR_DIR", help="drawing files (.json) or folders of them")
     p.add_argument("--model", metavar="BASE", default=argparse.SUPPRESS,
                    help=MODEL_HELP + "; the model to adapt")
@@ -642,10 +664,8 @@ def _cmd_adapt(args) -> int:
     from mnist_desktop.shipped import MODELS_DIR
 
     out = Path(args.out)
-    if out.suffix.lower() != ".npz":
-        return _fail(f"--out must name a .npz file, got {out}")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        return _fail(f"cannot write to {out.parent}: the folder does not exist or is not writable")
+    if problem := _out_problem(out, ".npz"):
+        return _fail(problem)
     if out.resolve().parent == MODELS_DIR.resolve():
         return _fail(f"{out}: refusing to write into the shipped models' folder; choose another place")
     model, problem = _resolve_model(getattr(args, "model", None))
@@ -761,21 +781,18 @@ def _adapt_check(args, net, result, examples, replay, settings, notes) -> tuple[
     return check, test_accuracy
 
 
-SUBCOMMANDS.append(_add_adapt)
-
-
 # ---- learning-curve ---------------------------------------------------------------------------------
 
 
-def _add_learning_curve(sub) -> None:
+@subcommand("learning-curve", help="accuracy against the number of training images (table, JSON, PNG)",
+            description=(
+    "Train each preset on growing, balanced slices of the training set (the first SIZE/10 images of each "
+    "digit) with the preset's settings, and report training and test accuracy per size. Every size sees "
+    "the same number of training images (--images), so small slices train for many epochs. Points are "
+    "printed as they finish."))
+def _add_learning_curve(p: argparse.ArgumentParser) -> None:
     from mnist_desktop.learning_curve import DEFAULT_IMAGES, DEFAULT_PRESETS, DEFAULT_SIZES
 
-    p = sub.add_parser("learning-curve", help="accuracy against the number of training images (table, JSON, PNG)",
-                       description=(
-        "Train each preset on growing, balanced slices of the training set (the first SIZE/10 images of each "
-        "digit) with the preset's settings, and report training and test accuracy per size. Every size sees "
-        "the same number of training images (--images), so small slices train for many epochs. Points are "
-        "printed as they finish."))
     p.add_argument("--presets", default=",".join(DEFAULT_PRESETS), metavar="NAMES",
                    help=f"comma-separated presets (default {','.join(DEFAULT_PRESETS)})")
     p.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), metavar="SIZES",
@@ -800,13 +817,8 @@ def _cmd_learning_curve(args) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     for flag, path, suffix in (("--out", args.out, ".png"), ("--save", args.save, ".json")):
-        if path is None:
-            continue
-        path = Path(path)
-        if path.suffix.lower() != suffix:
-            return _fail(f"{flag} must name a {suffix} file, got {path}")
-        if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
-            return _fail(f"cannot write to {path.parent}: the folder does not exist or is not writable")
+        if path is not None and (problem := _out_problem(Path(path), suffix, flag)):
+            return _fail(problem)
     try:
         data = _load_data(args)
         run = CurveRun(presets, sizes, data, images=args.images, seed=args.seed)
@@ -845,6 +857,3 @@ def _cmd_learning_curve(args) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
     return 0
-
-
-SUBCOMMANDS.append(_add_learning_curve)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 
 from mnist_desktop.data.datasets import Dataset, first_per_class
 from mnist_desktop.engine.serialize import atomic_write
-from mnist_desktop.engine.train import EpochRecord, Trainer, accuracy
+from mnist_desktop.engine.train import EpochRecord, PauseGate, Trainer, accuracy
 
 DEFAULT_SIZES = (100, 300, 1000, 3000, 10000, 60000)
 DEFAULT_PRESETS = ("linear", "nielsen-30", "mlp-128x2", "cnn-seed")
@@ -134,10 +133,12 @@ def settings_for(preset: str, n: int, images: int, seed: int = 0) -> tuple[dict,
     return arch, training
 
 
-class CurveRun:
+class CurveRun(PauseGate):
     """One learning-curve run over ``presets`` x ``sizes`` on ``data`` (see the module docstring).
     ``data`` may also be a function returning the Dataset, called when ``points()`` starts (the window
-    loads it on the run's thread). ``pause``/``resume``/``cancel`` are thread-safe."""
+    loads it on the run's thread). ``pause``/``resume``/``cancel`` (a PauseGate's, thread-safe) act on the
+    point being trained too: each point's Trainer runs with this run as its gate. ``held``: paused and
+    parked (between batches, scoring chunks or points)."""
 
     def __init__(self, presets, sizes, data, *, images: int = DEFAULT_IMAGES, seed: int = 0) -> None:
         if images < 1:
@@ -146,12 +147,7 @@ class CurveRun:
         self.data, self.images, self.seed = data, int(images), int(seed)
         for preset in self.presets:   # bad names fail now, not after an hour of the ones before them
             settings_for(preset, 100, self.images, self.seed)
-        self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._held = threading.Event()      # waiting at a pause point outside a Trainer
-        self._trainer: Trainer | None = None
+        super().__init__()
         self.cancelled = False
         self.current: tuple[str, int] | None = None   # the point being trained
         self._result = CurveResult(self.presets, self.sizes, self.images, seed=self.seed)
@@ -165,45 +161,6 @@ class CurveRun:
     @property
     def total(self) -> int:
         return len(self.presets) * len(self.sizes)
-
-    # ---- control (any thread) -------------------------------------------------------------------
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancel.set()
-            self._running.set()
-            if self._trainer is not None:
-                self._trainer.cancel()
-
-    def pause(self) -> None:
-        with self._lock:
-            self._running.clear()
-            if self._trainer is not None:
-                self._trainer.pause()
-
-    def resume(self) -> None:
-        with self._lock:
-            self._running.set()
-            if self._trainer is not None:
-                self._trainer.resume()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def held(self) -> bool:
-        """Paused and parked (between batches, scoring chunks or points): nothing trains until resume."""
-        trainer = self._trainer
-        return self._held.is_set() or (trainer is not None and trainer.held)
-
-    def _stop_requested(self) -> bool:
-        if not self._running.is_set():
-            self._held.set()
-            while not self._running.wait(0.1):
-                pass
-            self._held.clear()
-        return self._cancel.is_set()
 
     # ---- the run ---------------------------------------------------------------------------------
 
@@ -222,20 +179,14 @@ class CurveRun:
         data = self.data
         for preset in self.presets:
             for size in self.sizes:
-                if self._stop_requested():
+                if self.stop_requested():
                     self.cancelled = True
                     return
                 keep = balanced_slice(data.y_train, size)
                 x, y = data.x_train[keep], data.y_train[keep]
                 net, config, augment = build_run(*settings_for(preset, len(y), self.images, self.seed))
-                trainer = Trainer(net, (x, y), None, config, augment)
-                with self._lock:
-                    self._trainer = trainer
-                    self.current = (preset, size)
-                    if self._cancel.is_set():
-                        trainer.cancel()
-                    if not self._running.is_set():
-                        trainer.pause()
+                trainer = Trainer(net, (x, y), None, config, augment, gate=self)   # our pause/cancel act on it
+                self.current = (preset, size)
                 t0 = time.perf_counter()
                 last: EpochRecord | None = None
                 for record in trainer.run():
@@ -243,12 +194,10 @@ class CurveRun:
                         last = record
                         if progress is not None:
                             progress(preset, size, record.epoch, config.epochs)
-                with self._lock:
-                    self._trainer = None
                 if trainer.cancelled or last is None:
                     self.cancelled = True
                     return
-                test_acc = accuracy(net, data.x_test, data.y_test, 500, self._stop_requested)
+                test_acc = accuracy(net, data.x_test, data.y_test, 500, self.stop_requested)
                 if test_acc is None:
                     self.cancelled = True
                     return

@@ -9,6 +9,7 @@ import pytest
 from mnist_desktop.engine import (BatchRecord, EpochRecord, Network, TrainConfig, Trainer, TrainingDiverged,
                                   get_preset, PRESETS)
 from mnist_desktop.engine.optim import scheduled_lr
+from mnist_desktop.engine.train import PauseGate
 from mnist_desktop.engine.presets import mlp, parse_layers
 
 
@@ -70,11 +71,40 @@ def test_pause_blocks_until_resumed():
     got = []
     t = threading.Thread(target=lambda: got.append(next(it)))
     t.start()
-    t.join(0.3)
+    while not tr.held and t.is_alive():   # wait for the loop to park at its pause point, not a fixed time
+        t.join(0.01)
     assert t.is_alive() and not got  # paused: no batch happens
     tr.resume()
     t.join(5)
     assert got and isinstance(got[0], BatchRecord)
+
+
+def test_a_gate_shared_by_trainers_in_turn_pauses_and_cancels_the_one_running():
+    """learning_curve.CurveRun hands its own PauseGate to each point's Trainer: pausing or cancelling the
+    gate acts on whichever trainer runs, with no forwarding."""
+    x, y = blobs()
+    gate = PauseGate()
+
+    def trainer():
+        net = Network.from_architecture(mlp([784, 16, 10]), rng=np.random.default_rng(0))
+        return Trainer(net, (x, y), None, TrainConfig(epochs=1, batch_size=50), gate=gate)
+
+    first = trainer()
+    assert len(list(first.run())) == 13 and not first.cancelled      # 12 batches and the epoch
+    second = trainer()
+    it = second.run()
+    next(it)
+    gate.pause()
+    assert second.paused
+    got = []
+    t = threading.Thread(target=lambda: got.extend(it))
+    t.start()
+    while not gate.held and t.is_alive():     # parked at the next batch's pause point
+        t.join(0.01)
+    assert gate.held and second.held and got == []
+    gate.cancel()                              # wakes the parked loop, which stops
+    t.join(10)
+    assert not t.is_alive() and got == [] and second.cancelled and gate.cancel_requested
 
 
 def test_divergence_restores_last_good_weights():

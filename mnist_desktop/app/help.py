@@ -1,10 +1,13 @@
-"""Help › How to use and Help › Keyboard shortcuts: the README's "what each view does" inside the app, and
-every shortcut the window has (read from its actions, so the list cannot go stale)."""
+"""Help › How to use, Help › Keyboard shortcuts and Help › About: the README's "what each view does" inside the
+app, every shortcut the window has (read from its actions, so the list cannot go stale), the version and the
+current model."""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenuBar, QTextBrowser, QVBoxLayout, QWidget
+
+from mnist_desktop import __version__
 
 HOW_TO_USE = """
 <h3>Draw</h3>
@@ -37,6 +40,19 @@ the test digits (rotation, noise, thickness, shift); Compare puts two models sid
 <code>predict FILE…</code>, <code>imagine DIGIT|all --out PNG</code>; <code>mnist-desktop SUBCOMMAND --help</code>
 says more. <code>--model cnn</code> / <code>--model mlp</code> name the shipped models.</p>
 """
+
+
+def menu_actions(menu_bar: QMenuBar) -> list[QAction]:
+    """Every action in the menu bar's menus and their submenus (breadth first), the submenus themselves left out."""
+    actions = []
+    for menu_action in menu_bar.actions():
+        menu = menu_action.menu()
+        stack = [menu] if menu is not None else []
+        while stack:
+            m = stack.pop(0)
+            for a in m.actions():
+                (stack.append(a.menu()) if a.menu() is not None else actions.append(a))
+    return actions
 
 
 def shortcut_rows(actions: list[QAction], extra: list[tuple[str, str]] = ()) -> list[tuple[str, str]]:
@@ -73,3 +89,19 @@ def show_text(parent: QWidget, title: str, html: str, size=(640, 560)) -> QDialo
     dialog.text = text
     dialog.show()
     return dialog
+
+
+def about_html(model) -> str:
+    """Help › About: the version, what the app is, and the current model (a state.LoadedModel, or None)."""
+    if model is None:
+        model_html = "No model is loaded."
+    else:
+        created = model.spec.get("created", "")
+        model_html = (f"Model: <b>{model.name}</b><br>{model.description}<br>{model.accuracy_text}"
+                      f"<br>{model.net.n_params():,} parameters"
+                      + (f"<br>created {created}" if created else "")
+                      + (f"<br><small>{model.path}</small>" if model.path else ""))
+    return (f"<h3>mnist-desktop {__version__}</h3>"
+            "<p>Draw digits, train networks and look inside them. The networks run on a small "
+            "NumPy engine inside the app: no machine-learning framework needed.</p>"
+            f"<p>{model_html}</p>")

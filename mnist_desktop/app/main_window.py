@@ -1,4 +1,5 @@
-"""The main window: one tab per view, menus, status bar, settings; and ``run_app``, the GUI entry point.
+"""The main window: one tab per view, menus, status bar, settings (``run_app``, the GUI entry point, is in
+launch.py).
 
 Adding a view is one line (later views: Train, Imagine, Evaluate):
 
@@ -14,23 +15,20 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, QUrl, qInstallMessageHandler
+from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
-from mnist_desktop import __version__, shipped
+from mnist_desktop import shipped
 from mnist_desktop.app import help as help_dialogs
 from mnist_desktop.app.draw_view import DrawView
 from mnist_desktop.app.evaluate_view import EvaluateView
 from mnist_desktop.app.imagine_view import ImagineView
-from mnist_desktop.app.logs import setup_logging
 from mnist_desktop.app.my_digits_view import MyDigitsView
 from mnist_desktop.app.state import (APPLICATION, K_LAST_DIR, MODEL_FILTER, ORGANIZATION, AppState, LoadedModel,
                                      app_data_dir, setting)
 from mnist_desktop.app.style import app_icon
 from mnist_desktop.app.train_view import TrainView
-from mnist_desktop.app.widgets import configure_pyqtgraph
-from mnist_desktop.engine import threads
 from mnist_desktop.engine.serialize import ModelFileError
 
 STARTUP_MARK = "mnist-desktop: window shown"
@@ -355,46 +353,26 @@ class MainWindow(QMainWindow):
     # ---- help -----------------------------------------------------------------------------------
 
     def about_text(self) -> str:
-        model = self.state.model
-        if model is None:
-            model_html = "No model is loaded."
-        else:
-            created = model.spec.get("created", "")
-            model_html = (f"Model: <b>{model.name}</b><br>{model.description}<br>{model.accuracy_text}"
-                          f"<br>{model.net.n_params():,} parameters"
-                          + (f"<br>created {created}" if created else "")
-                          + (f"<br><small>{model.path}</small>" if model.path else ""))
-        return (f"<h3>mnist-desktop {__version__}</h3>"
-                "<p>Draw digits, train networks and look inside them. The networks run on a small "
-                "NumPy engine inside the app: no machine-learning framework needed.</p>"
-                f"<p>{model_html}</p>")
+        return help_dialogs.about_html(self.state.model)
 
     def open_log_folder(self) -> bool:
         """Show the app's data folder (it holds mnist-desktop.log) in the file manager."""
-        folder = app_data_dir()
-        ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-        if not ok:
-            self.statusBar().showMessage(f"Could not open a file manager: the log folder is {folder}", 10000)
-        return ok
+        return self._open_folder("log")
 
     def open_data_folder(self) -> bool:
         """Show the app's data folder (QStandardPaths.AppDataLocation) in the file manager."""
+        return self._open_folder("data")
+
+    def _open_folder(self, what: str) -> bool:
         folder = app_data_dir()
         ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
         if not ok:
-            self.statusBar().showMessage(f"Could not open a file manager: the data folder is {folder}", 10000)
+            self.statusBar().showMessage(f"Could not open a file manager: the {what} folder is {folder}", 10000)
         return ok
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(keys, what) for the Help › Keyboard shortcuts list, read from the window's actions."""
-        actions = []
-        for menu_action in self.menuBar().actions():
-            menu = menu_action.menu()
-            stack = [menu] if menu is not None else []
-            while stack:
-                m = stack.pop(0)
-                for a in m.actions():
-                    (stack.append(a.menu()) if a.menu() is not None else actions.append(a))
+        actions = help_dialogs.menu_actions(self.menuBar())
         extra = []
         saliency = getattr(self.draw_view, "saliency_button", None)
         if saliency is not None and not saliency.shortcut().isEmpty():
@@ -427,95 +405,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--size looks like 1280x800, got {text!r}") from None
-    if not (200 <= w <= 10000 and 200 <= h <= 10000):
-        raise ValueError(f"--size must be between 200x200 and 10000x10000, got {text!r}")
-    return w, h
-
-
 def _quiet_offscreen_notices(mode, context, message: str) -> None:
     """The offscreen platform reports features it lacks ("does not support propagateSizeHints()") on
     every window; they mean nothing for a screenshot. Everything else still reaches stderr."""
     if "This plugin does not support" not in message:
         print(message, file=sys.stderr)
-
-
-def _save_screenshot(app: QApplication, window: MainWindow, path) -> int:
-    """Show the window offscreen, let the current view finish its background work (bounded), save it as
-    a PNG at ``path`` and close it: 0, or 1 if the file could not be written."""
-    window.show()
-    app.processEvents()
-    window.draw_view.refresh_now()
-    prepare = getattr(window.tabs.currentWidget(), "prepare_screenshot", None)
-    if callable(prepare):   # a view with background work waits for it (bounded)
-        prepare()
-    app.processEvents()
-    ok = window.grab().save(str(path), "PNG")
-    window.close()
-    window.deleteLater()
-    if not ok:
-        print(f"mnist-desktop: could not write {path}", file=sys.stderr)
-        return 1
-    print(f"saved {path} ({window.width()}x{window.height()})")
-    return 0
-
-
-def run_app(args) -> int:
-    """The GUI entry point (cli.py calls it with no subcommand). args: .model, .screenshot, .view, .size.
-
-    --screenshot PNG renders offscreen, saves the window and returns 0. With the environment variable
-    MNIST_DESKTOP_STARTUP_MARK=1 the app prints STARTUP_MARK once the window is shown and quits (used by
-    benchmarks/startup.py)."""
-    screenshot = getattr(args, "screenshot", None)
-    size = None
-    if getattr(args, "size", None):
-        try:
-            size = _parse_size(args.size)
-        except ValueError as exc:
-            print(f"mnist-desktop: {exc}", file=sys.stderr)
-            return 2
-    if screenshot:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"   # before the QApplication exists
-        qInstallMessageHandler(_quiet_offscreen_notices)
-    mark = os.environ.get("MNIST_DESKTOP_STARTUP_MARK") == "1"
-
-    QCoreApplication.setOrganizationName(ORGANIZATION)
-    QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setStyle("Fusion")
-    app.setWindowIcon(app_icon())
-    QApplication.setDesktopFileName(APPLICATION)    # resources/mnist-desktop.desktop: the icon on Wayland too
-    if not (screenshot or mark):                    # a screenshot or a startup timing writes no files
-        setup_logging(app_data_dir())
-    configure_pyqtgraph()
-
-    window = MainWindow(persist=not (screenshot or mark))
-    window.draw_view.auto_calibrate = not (screenshot or mark)   # a model without a .calib gets one computed
-    window.load_startup_model(getattr(args, "model", None))
-    if getattr(args, "view", None):
-        try:
-            window.show_view(args.view)
-        except KeyError as exc:
-            print(f"mnist-desktop: {exc.args[0]}", file=sys.stderr)
-            window.deleteLater()
-            return 2
-    drawing = getattr(args, "drawing", None)
-    if drawing:
-        window.open_drawing(drawing)
-    if size or screenshot:
-        window.resize(*(size or (1280, 800)))
-
-    if screenshot:
-        return _save_screenshot(app, window, screenshot)
-    window.show()
-    if mark:
-        app.processEvents()
-        print(STARTUP_MARK, flush=True)
-        print(f"mnist-desktop: BLAS threads {threads.blas_threads()}, engine threads {threads.threads()}", flush=True)
-        window.close()
-        return 0
-    return app.exec()

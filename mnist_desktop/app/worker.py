@@ -34,7 +34,8 @@ import numpy as np
 
 from mnist_desktop.data import DatasetError, DownloadCancelled, download, load_dataset
 from mnist_desktop.engine.network import Network
-from mnist_desktop.engine.train import AugmentFn, BatchRecord, EpochRecord, TrainConfig, Trainer, TrainingDiverged
+from mnist_desktop.engine.train import (AugmentFn, BatchRecord, EpochRecord, PauseGate, TrainConfig, Trainer,
+                                        TrainingDiverged)
 
 log = logging.getLogger(__name__)
 
@@ -125,38 +126,32 @@ class TrainWorker:
 
     def __init__(self, job: TrainJob) -> None:
         self.job = job
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._lock = threading.Lock()   # the paused-time bookkeeping
+        self._gate = PauseGate()        # the Trainer's once it exists: stop / pause / resume act on it at once
         self._paused_since: float | None = None
         self._paused_total = 0.0
-        self._trainer: Trainer | None = None
 
     # ---- control (any thread) ------------------------------------------------------------------------
 
     def stop(self) -> None:
-        with self._lock:
-            self._stop.set()
-            if self._trainer is not None:
-                self._trainer.cancel()
+        self._gate.cancel()
 
     def pause(self) -> None:
         with self._lock:
             if self._paused_since is None:
                 self._paused_since = time.perf_counter()
-            if self._trainer is not None:
-                self._trainer.pause()
+        self._gate.pause()
 
     def resume(self) -> None:
         with self._lock:
             if self._paused_since is not None:
                 self._paused_total += time.perf_counter() - self._paused_since
                 self._paused_since = None
-            if self._trainer is not None:
-                self._trainer.resume()
+        self._gate.resume()
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._gate.cancel_requested
 
     @property
     def paused(self) -> bool:
@@ -166,8 +161,7 @@ class TrainWorker:
     @property
     def held(self) -> bool:
         """Paused and parked between batches: no batch trains and no report is sent until resume."""
-        with self._lock:
-            return self._trainer is not None and self._trainer.held
+        return self._gate.held
 
     def _paused_seconds(self) -> float:
         with self._lock:
@@ -190,7 +184,7 @@ class TrainWorker:
         history: list[EpochRecord] = []
         data_info = None
         try:
-            if self._stop.is_set():
+            if self._gate.cancel_requested:
                 self._finish("stopped", None, history, None, "Stopped before training started.", 0, t0)
                 return
             try:
@@ -201,13 +195,7 @@ class TrainWorker:
             data_info = DataInfo(data.name, str(data.source), data.test_name, len(data.x_train), len(data.x_test))
             self._reporter.report("data", data_info)
             trainer = Trainer(job.net, (data.x_train, data.y_train), (data.x_test, data.y_test), job.config,
-                              job.augment)
-            with self._lock:
-                self._trainer = trainer
-                if self._stop.is_set():
-                    trainer.cancel()
-                if self._paused_since is not None:
-                    trainer.pause()
+                              job.augment, gate=self._gate)
             try:
                 self._train(trainer, history)
             except TrainingDiverged as exc:

@@ -5,7 +5,8 @@
         ...
 
 ``cancel()``, ``pause()`` and ``resume()`` may be called from another thread; they take effect between
-batches (and between chunks of the end-of-epoch scoring).
+batches (and between chunks of the end-of-epoch scoring): a Trainer is a ``PauseGate``, and a loop that
+runs several trainers in turn (learning_curve.CurveRun) shares its own gate with each (``Trainer(gate=)``).
 With an augmenter, the next batch is augmented in a background thread while the network trains on the
 current one (``prefetch=True``, the default): the engine trains with one BLAS thread, so augmentation runs on
 the other core instead of in between the steps. The draws from the trainer's generator happen in the same
@@ -130,11 +131,59 @@ def accuracy(net: Network, x: np.ndarray, y: np.ndarray, batch_size: int = 1000,
     return correct / len(x)
 
 
-class Trainer:
+class PauseGate:
+    """Cancel, pause and resume for a loop on another thread (all thread-safe). The loop asks
+    ``stop_requested()`` at each pause point: while paused it waits there (``held``), and once cancelled
+    the answer is True. ``PauseGate(shared=other)`` is the same gate as ``other`` (one state, so one
+    gate serves several loops in turn)."""
+
+    def __init__(self, shared: PauseGate | None = None) -> None:
+        if shared is not None:
+            self._cancel, self._running, self._held = shared._cancel, shared._running, shared._held
+            return
+        self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._held = threading.Event()   # set while the loop waits at a pause point
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._running.set()  # wake a paused loop so it can stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def held(self) -> bool:
+        """The loop is waiting at a pause point (between batches or scoring chunks): nothing trains."""
+        return self._held.is_set()
+
+    def stop_requested(self) -> bool:
+        """The loop's pause point: waits while paused; True once cancelled."""
+        if not self._running.is_set():
+            self._held.set()
+            while not self._running.wait(0.1):
+                pass
+            self._held.clear()
+        return self._cancel.is_set()
+
+
+class Trainer(PauseGate):
     def __init__(self, net: Network, train: tuple[np.ndarray, np.ndarray],
                  test: tuple[np.ndarray, np.ndarray] | None = None,
                  config: TrainConfig | None = None, augment: AugmentFn | None = None, *,
-                 prefetch: bool = True) -> None:
+                 prefetch: bool = True, gate: PauseGate | None = None) -> None:
         self.net = net
         self.prefetch = prefetch   # augment batch b + 1 in a background thread while batch b trains
         self.config = config or TrainConfig()
@@ -149,32 +198,8 @@ class Trainer:
         self.optimizer = make_optimizer(self.config.optimizer, net.param_slots(), self.config.lr,
                                         self.config.l2, self.config.momentum)
         self.history: list[EpochRecord] = []
-        self._cancel = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._held = threading.Event()   # set while the loop waits at a pause point
+        super().__init__(shared=gate)      # cancel / pause / resume, shared with ``gate`` if given
         self.cancelled = False
-
-    # ---- control (thread-safe) ------------------------------------------------------------
-
-    def cancel(self) -> None:
-        self._cancel.set()
-        self._running.set()  # wake a paused loop so it can stop
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def held(self) -> bool:
-        """The loop is waiting at a pause point (between batches or scoring chunks): nothing trains."""
-        return self._held.is_set()
 
     # ---- the loop -------------------------------------------------------------------------
 
@@ -188,14 +213,6 @@ class Trainer:
         net.backward(dout)
         self.optimizer.step()
         return loss, int(np.count_nonzero(out.argmax(axis=1) == yb))
-
-    def _stop_requested(self) -> bool:
-        if not self._running.is_set():
-            self._held.set()
-            while not self._running.wait(0.1):
-                pass
-            self._held.clear()
-        return self._cancel.is_set()
 
     def _augmented(self, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
         if getattr(self.augment, "uses_labels", False):
@@ -233,7 +250,7 @@ class Trainer:
             # until the epoch's last batch is taken, so the draws keep the order of a plain loop
             pending = pool.submit(self._augmented, x_epoch[:bs], y_epoch[:bs]) if pool is not None else None
             for b in range(batches):
-                if self._stop_requested():
+                if self.stop_requested():
                     self.cancelled = True
                     return
                 lr = scheduled_lr(cfg.lr, cfg.schedule, epoch - 1 + b / batches, epochs=cfg.epochs,
@@ -278,7 +295,7 @@ class Trainer:
                     f"{lr:g}). The network has {kept} again; try a smaller learning rate.",
                     epoch, batches, good_epoch)
             t1 = time.perf_counter()
-            stop = self._stop_requested
+            stop = self.stop_requested
             train_acc = accuracy(net, self.x_train[eval_idx], self.y_train[eval_idx], SCORE_CHUNK, stop)
             test_acc = accuracy(net, *self.test, SCORE_CHUNK, stop) if self.test is not None else float("nan")
             if train_acc is None or test_acc is None:

@@ -52,17 +52,6 @@ def subcommand(name: str, *, help: str, description: str):
 MODEL_HELP = "a .npz file, or a shipped model by name: cnn (the default) or mlp"
 
 
-def _resolve_model(text):
-    """-> (path, None) or (None, error message): a model named on the command line (see shipped.resolve_model)."""
-    from mnist_desktop.engine.serialize import ModelFileError
-    from mnist_desktop.shipped import resolve_model
-
-    try:
-        return resolve_model(text), None
-    except ModelFileError as exc:
-        return None, str(exc)
-
-
 def _open_model(text, **load_kw):
     """-> (path, network, spec) of the model named on the command line (a file, or cnn / mlp; None: the
     default); ModelFileError, one line, when it cannot be found or loaded. ``load_kw``: serialize.load's."""
@@ -657,10 +646,8 @@ def _add_adapt(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_adapt(args) -> int:
-    import numpy as np
-
     from mnist_desktop import personalize
-    from mnist_desktop.engine.serialize import ModelFileError, load, read_spec, save
+    from mnist_desktop.engine.serialize import ModelFileError, save
     from mnist_desktop.shipped import MODELS_DIR
 
     out = Path(args.out)
@@ -668,21 +655,8 @@ def _cmd_adapt(args) -> int:
         return _fail(problem)
     if out.resolve().parent == MODELS_DIR.resolve():
         return _fail(f"{out}: refusing to write into the shipped models' folder; choose another place")
-    model, problem = _resolve_model(getattr(args, "model", None))
-    if problem:
-        return _fail(problem)
-    notes = []
     try:
-        spec = read_spec(model)
-        if personalize.is_adapted(spec):
-            base = personalize.base_model_path(spec)
-            if base is None:
-                info = spec["adaptation"].get("base") or {}
-                return _fail(f"{model} is an adapted model and its base model {info.get('path')!r} is missing or "
-                             "changed; adapt the base model itself (--model BASE)")
-            notes.append(f"{model} is adapted from {base}: adapting {base} again")
-            model = base
-        net, spec = load(model)
+        model, net, spec, notes = _adapt_base(getattr(args, "model", None))
     except ModelFileError as exc:
         return _fail(str(exc))
     if Path(model).resolve() == out.resolve():
@@ -694,22 +668,9 @@ def _cmd_adapt(args) -> int:
     if not files:
         return _fail("no drawing files (.json) found in " + ", ".join(args.inputs))
 
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # drawings are rendered with Qt, never shown
-    try:
-        from mnist_desktop.app.imageio import ensure_gui_app, preprocess_file
-    except ImportError as exc:
-        return _fail(f"reading drawings needs PySide6 ({exc})")
-    ensure_gui_app()
-
-    def to_image(path):
-        pre = preprocess_file(path)
-        return None if pre is None else pre.image
-
-    examples, errors = personalize.examples_from_files(files, to_image)
-    if errors:
-        for line in errors:
-            print(f"mnist-desktop adapt: {line}", file=sys.stderr)
-        return _fail(f"{len(errors)} of {len(files)} files could not be used; nothing was written", 1)
+    examples, failed = _adapt_examples(files)
+    if examples is None:
+        return failed
     settings = personalize.AdaptSettings(seed=args.seed)
     try:
         replay = personalize.load_replay()
@@ -735,6 +696,58 @@ def _cmd_adapt(args) -> int:
     if args.json:
         print(json.dumps({**report, "notes": notes}))
         return 0
+    _print_adapted(args, spec, model, examples, result, check, notes)
+    print(f"saved {out}")
+    return 0
+
+
+def _adapt_base(text):
+    """-> (path, network, spec, notes) of the model `adapt` starts from: the one named, or for an adapted
+    model its base (a note says so); ModelFileError, one line, when it cannot be loaded."""
+    from mnist_desktop import personalize
+    from mnist_desktop.engine.serialize import ModelFileError, load, read_spec
+    from mnist_desktop.shipped import resolve_model
+
+    model, notes = resolve_model(text), []
+    spec = read_spec(model)
+    if personalize.is_adapted(spec):
+        base = personalize.base_model_path(spec)
+        if base is None:
+            info = spec["adaptation"].get("base") or {}
+            raise ModelFileError(f"{model} is an adapted model and its base model {info.get('path')!r} is missing or "
+                                 "changed; adapt the base model itself (--model BASE)")
+        notes.append(f"{model} is adapted from {base}: adapting {base} again")
+        model = base
+    net, spec = load(model)
+    return model, net, spec, notes
+
+
+def _adapt_examples(files):
+    """-> (personalize.Examples, None): the drawings rendered and preprocessed as the canvas's are; or
+    (None, exit status) after saying which files could not be used."""
+    from mnist_desktop import personalize
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # drawings are rendered with Qt, never shown
+    try:
+        from mnist_desktop.app.imageio import ensure_gui_app, preprocess_file
+    except ImportError as exc:
+        return None, _fail(f"reading drawings needs PySide6 ({exc})")
+    ensure_gui_app()
+
+    def to_image(path):
+        pre = preprocess_file(path)
+        return None if pre is None else pre.image
+
+    examples, errors = personalize.examples_from_files(files, to_image)
+    if errors:
+        for line in errors:
+            print(f"mnist-desktop adapt: {line}", file=sys.stderr)
+        return None, _fail(f"{len(errors)} of {len(files)} files could not be used; nothing was written", 1)
+    return examples, None
+
+
+def _print_adapted(args, spec, model, examples, result, check: dict, notes: list[str]) -> None:
+    """`adapt`'s text report: what was adapted to what, and what --check measured."""
     for note in notes:
         print(note)
     counts = examples.counts()
@@ -753,8 +766,6 @@ def _cmd_adapt(args) -> int:
         print(f"MNIST test: {m['before'] * 100:.2f}% before, {m['after'] * 100:.2f}% after ({m['n']:,} digits)")
     elif args.check:
         print(f"MNIST test: not measured ({check.get('mnist_test_problem', 'not found')})")
-    print(f"saved {out}")
-    return 0
 
 
 def _adapt_check(args, net, result, examples, replay, settings, notes) -> tuple[dict, float | None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices, QImage
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage
 from PySide6.QtSvg import QSvgRenderer
 
 from mnist_desktop import __version__, cli, shipped
@@ -86,6 +86,16 @@ def window(qtbot, no_shipped_models):
 def test_the_window_has_the_icon(window):
     icon = window.windowIcon()
     assert not icon.isNull() and {s.width() for s in icon.availableSizes()} >= {16, 32, 64, 256}
+
+
+def test_the_application_has_the_icon_and_its_desktop_entry(qapp, tmp_path, no_shipped_models):
+    """run_app (the GUI entry point) sets the icon on the application too (dialogs, the task bar) and names
+    the desktop entry, which is how Wayland finds the icon."""
+    qapp.setWindowIcon(QIcon())
+    assert cli.main(["--screenshot", str(tmp_path / "window.png")]) == 0
+    icon = qapp.windowIcon()
+    assert not icon.isNull() and {s.width() for s in icon.availableSizes()} >= {16, 32, 64, 256}
+    assert QGuiApplication.desktopFileName() == shipped.DESKTOP_FILE.stem == "mnist-desktop"
 
 
 def test_try_an_example_opens_the_drawing_in_the_draw_view(window, make_model):

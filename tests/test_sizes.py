@@ -21,7 +21,6 @@ KNOWN_LONG_FILES = {
 }
 KNOWN_LONG_FUNCTIONS = {
     "mnist_desktop/app/my_digits_view.py:MyDigitsView.__init__",   # adapt
-    "mnist_desktop/cli.py:_cmd_adapt",                              # adapt
     "mnist_desktop/engine/modelcheck.py:check_architecture",        # speed (engine/)
     "mnist_desktop/engine/train.py:Trainer._run",                   # speed (engine/)
 }

@@ -28,6 +28,7 @@ from mnist_desktop.app.my_digits_view import MyDigitsView
 from mnist_desktop.app.state import (APPLICATION, K_LAST_DIR, MODEL_FILTER, ORGANIZATION, AppState, LoadedModel,
                                      app_data_dir, setting)
 from mnist_desktop.app.style import app_icon
+from mnist_desktop.app.tooltips import wrap_tooltips
 from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.engine.serialize import ModelFileError
 
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.draw_view.canvas.changed.connect(self._update_edit_actions)
         self._on_state_model_changed(self.state.model)
         self._update_edit_actions()
+        wrap_tooltips(self)                 # long tooltips read as paragraphs, not 950-px lines
 
     # ---- views --------------------------------------------------------------------------------
 

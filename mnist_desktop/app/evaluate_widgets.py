@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QLis
                                QPushButton, QSizePolicy, QSlider, QToolTip, QVBoxLayout, QWidget)
 
 from mnist_desktop import heatmap
-from mnist_desktop.app.style import (ACCENT, BAR_COLOR, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND, RIGHT_COLOR,
-                                     WEAK_BAR_COLOR, WRONG_COLOR, scaled_font)
+from mnist_desktop.app.style import (ACCENT, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND, RIGHT_COLOR, WEAK_BAR_COLOR,
+                                     WRONG_COLOR, scaled_font)
+from mnist_desktop.app.widgets import ten_bars
 
 THUMB_SCALE = 2                      # 28x28 -> 56x56, nearest neighbour: crisp pixels
 GALLERY_LIMIT = 240                  # thumbnails shown per gallery (a diagonal cell holds ~1,000)
@@ -208,26 +209,8 @@ class PerClassChart(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=PLOT_BACKGROUND)
         item = self.getPlotItem()
-        item.setMouseEnabled(False, False)
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        item.showGrid(x=False, y=True, alpha=0.15)
-        item.setXRange(-0.6, 9.6, padding=0)
-        item.setYRange(0, 100, padding=0)
+        self.bars, self.values = ten_bars(item, 100, width=0.7)
         item.enableAutoRange(y=False)
-        bottom, left = item.getAxis("bottom"), item.getAxis("left")
-        bottom.setTicks([[(i, str(i)) for i in range(10)]])
-        for axis in (bottom, left):
-            axis.setPen(pg.mkPen(PLOT_FOREGROUND))
-            axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush=BAR_COLOR,
-                                    pen=pg.mkPen(None))
-        item.addItem(self.bars)
-        self.values = []
-        for i in range(10):
-            t = pg.TextItem("", color=PLOT_FOREGROUND, anchor=(0.5, 1.0))
-            item.addItem(t)
-            self.values.append(t)
         self.setMinimumHeight(120)
 
     def set_accuracy(self, per_class: np.ndarray | None) -> None:

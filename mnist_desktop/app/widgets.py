@@ -193,6 +193,31 @@ class PreprocessPreview(QWidget):
         self._saliency_dim.show()
 
 
+def ten_bars(item: pg.PlotItem, y_max: float, width: float) -> tuple[pg.BarGraphItem, list[pg.TextItem]]:
+    """Make ``item`` a fixed plot of ten bars (digits 0-9 along x, 0..y_max up; no pan, zoom or menu) with
+    an empty value label over each: -> (bars, labels). The probability and per-digit accuracy charts."""
+    item.setMouseEnabled(False, False)
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    item.showGrid(x=False, y=True, alpha=0.15)
+    item.setXRange(-0.6, 9.6, padding=0)
+    item.setYRange(0, y_max, padding=0)
+    bottom, left = item.getAxis("bottom"), item.getAxis("left")
+    bottom.setTicks([[(i, str(i)) for i in range(10)]])
+    for axis in (bottom, left):
+        axis.setPen(pg.mkPen(PLOT_FOREGROUND))
+        axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))
+    bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=width, brush=BAR_COLOR, pen=pg.mkPen(None))
+    item.addItem(bars)
+    labels = []
+    for i in range(10):
+        t = pg.TextItem("", color=PLOT_FOREGROUND, anchor=(0.5, 1.0))
+        t.setPos(i, 0)
+        item.addItem(t)
+        labels.append(t)
+    return bars, labels
+
+
 class ProbabilityChart(QWidget):
     """Ten bars (digits 0-9, y 0..1), the top one highlighted, its digit and probability in large type.
 
@@ -239,28 +264,9 @@ class ProbabilityChart(QWidget):
         self.plot = pg.PlotWidget(background=PLOT_BACKGROUND)
         self.plot.setMinimumHeight(110)
         item = self.plot.getPlotItem()
-        item.setMouseEnabled(False, False)
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        item.showGrid(x=False, y=True, alpha=0.15)
-        item.setXRange(-0.6, 9.6, padding=0)
-        item.setYRange(0, 1.13, padding=0)
-        bottom, left = item.getAxis("bottom"), item.getAxis("left")
-        bottom.setTicks([[(i, str(i)) for i in range(10)]])
-        left.setTicks([[(v, f"{int(v * 100)}%") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
-        for axis in (bottom, left):
-            axis.setPen(pg.mkPen(PLOT_FOREGROUND))
-            axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))
-        bottom.setStyle(tickFont=scaled_font(self.font(), 1.1))
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.72,
-                                    brush=BAR_COLOR, pen=pg.mkPen(None))
-        item.addItem(self.bars)
-        self._values = []
-        for i in range(10):
-            t = pg.TextItem("", color=PLOT_FOREGROUND, anchor=(0.5, 1.0))
-            t.setPos(i, 0)
-            item.addItem(t)
-            self._values.append(t)
+        self.bars, self._values = ten_bars(item, 1.13, width=0.72)
+        item.getAxis("left").setTicks([[(v, f"{int(v * 100)}%") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        item.getAxis("bottom").setStyle(tickFont=scaled_font(self.font(), 1.1))
         self.hint = pg.TextItem("", color=MUTED_TEXT, anchor=(0.5, 0.5))
         self.hint.setFont(scaled_font(self.font(), 1.4))
         self.hint.setTextWidth(360)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QIcon, QImage, QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
@@ -29,6 +29,7 @@ from mnist_desktop import collection as coll_mod
 from mnist_desktop import personalize
 from mnist_desktop.app.imageio import render_drawing
 from mnist_desktop.app.jobs import JobRunner
+from mnist_desktop.app.reflow import Reflow, scrolling_page
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
 from mnist_desktop.app.style import ACCENT, MUTED_TEXT, RIGHT_COLOR, WRONG_COLOR
 from mnist_desktop.app.widgets import MessageBanner
@@ -258,10 +259,13 @@ class MyDigitsView(QWidget):
         right_w.setMinimumWidth(330)
         right_w.setMaximumWidth(440)
 
-        body = QHBoxLayout()
+        body = QBoxLayout(QBoxLayout.LeftToRight)   # the adapt panel under the digits in a narrow window
         body.addLayout(left, 1)
         body.addWidget(right_w)
-        outer = QVBoxLayout(self)
+        # stacked, the adapt panel spans the width (its wrapped labels then need the height the page gives)
+        self.reflow = Reflow(self, body, changed=lambda stacked: right_w.setMaximumWidth((1 << 24) - 1 if stacked
+                                                                                         else 440))
+        outer = QVBoxLayout(scrolling_page(self))   # a small window scrolls the view
         outer.addWidget(self.banner)
         outer.addLayout(top)
         outer.addWidget(self.prompt)

@@ -74,6 +74,11 @@ class AdaptSettings:
     max_shift: float = 1.5
     scale_range: tuple[float, float] = (0.88, 1.12)
     max_thickness: float = 0.7
+    augment: tuple[str, ...] = ("rotate", "shift", "scale", "thickness")   # data.augment operations
+    max_shear: float = 0.25
+    elastic_px: float = 1.0
+    prototype: float = 0.0           # weight of the class-mean memory folded into the last layer (0: none)
+    prototype_metric: str = "euclidean"   # or "mahalanobis": the replay digits' within-class covariance
     seed: int = 0
 
     def validate(self) -> None:
@@ -90,6 +95,7 @@ class AdaptSettings:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["scale_range"] = list(self.scale_range)
+        d["augment"] = list(self.augment)
         return d
 
 
@@ -189,9 +195,10 @@ def augment_examples(images: np.ndarray, copies: int, settings: AdaptSettings,
     variants = np.empty((n * copies, images.shape[1]), np.float32)
     variants[:n] = images
     if copies > 1:
-        variants[n:] = augment_batch(images[src[n:]], rng, ["rotate", "shift", "scale", "thickness"],
+        variants[n:] = augment_batch(images[src[n:]], rng, list(settings.augment),
                                      max_angle=settings.max_angle, max_shift=settings.max_shift,
-                                     scale_range=settings.scale_range, max_thickness=settings.max_thickness)
+                                     scale_range=settings.scale_range, max_thickness=settings.max_thickness,
+                                     max_shear=settings.max_shear, elastic_px=settings.elastic_px)
     return variants, src
 
 
@@ -322,9 +329,57 @@ class _Prepared:
             opt.step()
             if progress is not None and (step % 10 == 9 or step == s.steps - 1):
                 progress(step + 1, s.steps, "training")
+        if s.prototype:
+            spread = (self.r_feats, self.r_labels) if s.prototype_metric == "mahalanobis" and len(self.r_labels) else None
+            fold_prototypes(head, uf, ul, s.prototype, spread)
         if not all(np.isfinite(p).all() for _, p, _, _ in slots):
             raise AdaptError("adaptation diverged (the weights overflowed); the base model is unchanged")
         return net, float(loss)
+
+
+def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: float,
+                    spread: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Add a nearest-class-mean memory to the head's last (dense) layer, in place.
+
+    On the penultimate features f (the last layer's input) of the user's variants, class c's memory score
+    is -|f - m_c|^2 / (2 s), m_c the mean of that digit's variants, s the mean squared distance of a variant
+    to its own mean. Up to -|f|^2 / (2 s), the same for every class (softmax ignores it), that is
+    f . m_c / s - |m_c|^2 / (2 s): a linear layer, so ``weight`` times it is added to the last layer's W
+    and b and the model stays an ordinary model file. Digits without examples get the average of the others."""
+    last = head[-1]
+    if last.kind != "dense" or not len(labels):
+        return
+    h = feats
+    for layer in head[:-1]:
+        h = layer.forward(h, False, False)
+    h = h.astype(np.float64)                              # (n, D) penultimate features
+    present = np.unique(labels)
+    means = np.stack([h[labels == c].mean(0) for c in present])          # (C, D)
+    P = np.eye(h.shape[1])
+    if spread is not None:                                # Mahalanobis: the within-class covariance of these digits
+        g = spread[0]
+        for layer in head[:-1]:
+            g = layer.forward(g, False, False)
+        g = g.astype(np.float64)
+        gl = spread[1]
+        cov = np.zeros((g.shape[1], g.shape[1]))
+        for c in np.unique(gl):
+            z = g[gl == c] - g[gl == c].mean(0)
+            cov += z.T @ z
+        cov /= len(gl)
+        cov += 1e-2 * max(np.trace(cov) / len(cov), 1e-12) * np.eye(len(cov))
+        P = np.linalg.inv(cov)
+    z = h - means[np.searchsorted(present, labels)]
+    s = float(np.mean(np.einsum("nd,de,ne->n", z, P, z))) or 1.0
+    W = np.zeros((h.shape[1], DIGITS))
+    b = np.zeros(DIGITS)
+    W[:, present] = P @ means.T / s
+    b[present] = -np.einsum("cd,de,ce->c", means, P, means) / (2 * s)
+    absent = np.setdiff1d(np.arange(DIGITS), present)
+    W[:, absent] = W[:, present].mean(1, keepdims=True)
+    b[absent] = b[present].mean()
+    last.params["W"] += (weight * W).astype(last.params["W"].dtype)
+    last.params["b"] += (weight * b).astype(last.params["b"].dtype)
 
 
 def adapt(net: Network, examples: Examples, *, replay: Replay | None = None,

@@ -5,7 +5,9 @@ the whole step (the profile the conv/pool work started from is in benchmarks/REA
         [--threads N] [--cprofile]
 
 Times are medians over ``--steps`` steps of random MNIST-shaped data (the layer costs do not depend on the
-pixel values). ``--threads`` sets the engine's threads (default: what the engine picks).
+pixel values), the layers run one by one in the order Network.forward runs them (with more than one
+engine thread each layer splits its own batch here; a real training step of a network without batch
+norm splits the whole step instead, see Network._split_forward, so the total differs). ``--threads`` sets the engine's threads (default: what the engine picks).
 """
 
 from __future__ import annotations
@@ -50,21 +52,24 @@ def main(argv=None) -> int:
     bwd = [[] for _ in net.layers]
     other = []
 
+    order = net._order()  # the order Network.forward runs the layers in (a ReLU after its max-pool)
+
     def step(record: bool) -> None:
         h = net._as_input(x)
-        for i, layer in enumerate(net.layers):
+        for i in order:
             t0 = time.perf_counter()
-            h = layer.forward(h, True)
+            h = net.layers[i].forward(h, True)
             if record:
                 fwd[i].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         _, d = loss_fn(h, y)
         if record:
             other.append(time.perf_counter() - t0)
-        first = next(i for i, layer in enumerate(net.layers) if layer.params)
-        for i in range(len(net.layers) - 1, first - 1, -1):
+        first = next(p for p, i in enumerate(order) if net.layers[i].params)
+        for p in range(len(order) - 1, first - 1, -1):
+            i = order[p]
             t0 = time.perf_counter()
-            d = net.layers[i].backward(d, need_dx=i > first)
+            d = net.layers[i].backward(d, need_dx=p > first)
             if record:
                 bwd[i].append(time.perf_counter() - t0)
         t0 = time.perf_counter()

@@ -225,3 +225,40 @@ def test_inference_runs_in_chunks_chosen_from_the_layer_sizes(cnn, monkeypatch):
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm_gradients_with_the_rows_split(two_threads, training):
     check_layer(L.BatchNorm(), (3, 4, 2), n=4, training=training)
+
+
+# ---- data-parallel training steps ------------------------------------------------------------------
+
+def test_a_training_step_splits_the_whole_batch_and_matches_one_thread(two_threads):
+    """cnn-seed (dropout, no batch norm) trains each half of a batch on its own thread through every layer:
+    the same outputs, input gradient and parameter gradients as one pass (float64), the replicas share the
+    parameters, and nothing stays cached afterwards."""
+    x = np.random.default_rng(0).random((12, 784))
+    dout = np.random.default_rng(1).standard_normal((12, 10))
+    split = Network.from_architecture(cnn_seed(), rng=np.random.default_rng(3), dtype=np.float64)
+    whole = split.copy()
+    whole.data_parallel = False   # the per-layer path
+    out_s = split.forward(x, training=True)
+    assert split._parts is not None and len(split._parts) == 2
+    replica = split._replicas[0]
+    assert all(r.params is l.params for r, l in zip(replica.layers, split.layers))
+    out_w = whole.forward(x, training=True)
+    np.testing.assert_allclose(out_s, out_w, rtol=1e-12)
+    dx_s = split.backward(dout, need_input_grad=True)
+    dx_w = whole.backward(dout, need_input_grad=True)
+    np.testing.assert_allclose(dx_s, dx_w, rtol=1e-10, atol=1e-14)
+    for (_, _, a, _), (_, _, b, _) in zip(split.param_slots(), whole.param_slots()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-14)
+    assert cached(split) == [] and cached(replica) == []
+    assert split.copy()._replicas == []   # a copy trains on its own parameters
+
+
+def test_replicas_follow_parameters_converted_in_place(two_threads):
+    net = Network.from_architecture(cnn_seed(), rng=np.random.default_rng(0))
+    x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
+    net.backward(net.forward(x, training=True))
+    net.astype(np.float64)
+    out = net.forward(x.astype(np.float64), training=True)
+    net.backward(np.ones_like(out))
+    assert out.dtype == np.float64
+    assert all(g.dtype == np.float64 for layer in net._replicas[0].layers for g in layer.grads.values())

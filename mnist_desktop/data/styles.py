@@ -38,6 +38,7 @@ STYLES = {"slashed-zero": 0, "flagged-one": 1, "crossed-seven": 7, "open-four": 
 RATES = {"slashed-zero": 0.35, "flagged-one": 0.45, "crossed-seven": 0.3, "open-four": 0.12,
          "straight-nine": 0.35, "looped-two": 0.1}
 FOOT_RATE = 0.5           # flagged ones that also get a foot
+FLAT_SERIF_RATE = 0.5     # short flags (serifs) flatter than 45 degrees; those ones always get a foot
 HOOK_RATE = 0.4           # template nines whose stem ends in a hook to the left
 SWING_RATE = 0.4          # template nines whose stem leaves the loop's underside and swings right
 SOFT_EDGE = 1.0           # pixels over which rendered ink fades from 1 to 0
@@ -200,14 +201,19 @@ def flag_ones(images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     mid = (left + right) / 2
     x_top = _row_center(images, top + 0.5, mid)
     x_bot = _row_center(images, bottom - 0.5, mid)
-    drop = h * np.where(rng.random(N) < 0.6, rng.uniform(0.35, 0.9, N), rng.uniform(0.1, 0.35, N))
-    run = np.maximum(drop * rng.uniform(0.35, 1.0, N), h * 0.12)
+    serif = rng.random(N) >= 0.6
+    drop = h * np.where(serif, rng.uniform(0.1, 0.35, N), rng.uniform(0.35, 0.9, N))
+    # long flags are steep; serifs (short flags) are often flatter than 45 degrees, and then the one has a
+    # foot too (a flat flag alone on a slanted stem is a seven)
+    flat = serif & (rng.random(N) < FLAT_SERIF_RATE)
+    run = np.where(flat, np.minimum(drop * rng.uniform(1.0, 2.5, N), h * 0.45), drop * rng.uniform(0.35, 1.0, N))
+    run = np.maximum(run, h * 0.12)
     tip = np.stack([x_top, top + 0.5], axis=1)
     start = tip + np.stack([-run, drop], axis=1)
     flag = wobbly_line(start, tip, rng)                               # (N, 5, 2)
     segs = polyline_segments(flag)
     width = _stroke_width(images, h, rng)
-    foot = rng.random(N) < FOOT_RATE
+    foot = (rng.random(N) < FOOT_RATE) | flat
     half_l, half_r = h * rng.uniform(0.12, 0.3, N), h * rng.uniform(0.12, 0.3, N)
     y_foot = bottom - 0.5 + rng.uniform(-0.5, 0.5, N)
     f = wobbly_line(np.stack([x_bot - half_l, y_foot], axis=1), np.stack([x_bot + half_r, y_foot], axis=1),

@@ -17,7 +17,8 @@ import math
 
 import numpy as np
 
-from .layers import Dense, Layer, layer_from_config
+from . import threads
+from .layers import Dense, Dropout, Layer, layer_from_config
 from .losses import LOSSES, outputs_to_probabilities
 
 
@@ -40,6 +41,8 @@ class Network:
             self.shapes.append(shape)
         if len(shape) != 1:
             raise ValueError(f"the last layer must give a flat output, got per-example shape {shape}")
+        self._replicas: list[Network] = []   # data-parallel training: see _split_forward
+        self._parts: list[tuple[int, int]] | None = None
 
     # ---- construction ---------------------------------------------------------------------
 
@@ -106,6 +109,9 @@ class Network:
         ``keep``: the layers keep what ``backward`` needs (until it runs); inference passes False and
         leaves no activations behind."""
         x = self._as_input(x)
+        self._parts = self._training_parts(len(x)) if training and keep else None
+        if self._parts is not None:
+            return self._split_forward(x)
         for i in self._order():
             x = self.layers[i].forward(x, training, keep)
         return x
@@ -129,6 +135,11 @@ class Network:
     def backward(self, dout: np.ndarray, need_input_grad: bool = False) -> np.ndarray | None:
         """Back-propagate d loss / d outputs; fills every layer's ``grads``; returns d loss / d input
         (N, *input_shape) if asked (the first layer skips that product otherwise)."""
+        if self._parts is not None:
+            return self._split_backward(dout, need_input_grad)
+        return self._backward(dout, need_input_grad)
+
+    def _backward(self, dout, need_input_grad):
         d = dout
         order = self._order()
         # layers up to the first one with parameters (e.g. reshape, conv) need no input gradient
@@ -140,6 +151,95 @@ class Network:
                     self.layers[i].release()
                 break
         return d
+
+    # ---- data-parallel training ------------------------------------------------------------
+    # A training batch worth it is split between the engine's threads for the whole step: each thread runs
+    # its images forward and backward through every layer (the main network takes the first part, replicas
+    # sharing its parameters the others), then the replicas' gradients are added to the network's. Two
+    # hand-offs per step instead of one per layer and pass, and the layers between the convolutions (ReLU,
+    # dropout, dense) run in parallel too; benchmarks/data_parallel.py compares the two ways. The loss is
+    # computed on the whole batch's outputs, so the gradients are the one-thread ones (sums in another
+    # order), and the dropout masks are drawn for the whole batch in layer order before the split: the
+    # same random numbers as on one thread. Networks with batch norm keep the per-layer splits (their
+    # statistics are over the whole batch).
+
+    data_parallel = True   # False: training steps use the layers' own splits only
+
+    def _training_parts(self, n: int) -> list[tuple[int, int]] | None:
+        """The image ranges of a training batch of ``n`` split between threads, or None (one part)."""
+        if (not self.data_parallel or threads.threads() <= 1
+                or any(layer.kind == "batchnorm" for layer in self.layers)):
+            return None
+        # forward + backward: about three times the forward's multiply-adds per image
+        parts = threads.ranges(n, 3 * self._flops_per_image(), threads.MIN_PART_FLOPS)
+        return parts if len(parts) > 1 else None
+
+    def _flops_per_image(self) -> float:
+        """Multiply-adds of one image's forward pass through the dense and conv layers."""
+        total = 0
+        for layer, shape_in, shape_out in zip(self.layers, self.shapes, self.shapes[1:]):
+            if layer.kind in ("dense", "conv2d"):
+                total += layer.params["W"].size * math.prod(shape_out[:-1])
+        return float(total)
+
+    def _replica(self) -> "Network":
+        """A network sharing this one's parameters and buffers (the same arrays), with its own gradients
+        and caches."""
+        new = _copy.copy(self)
+        new.layers = []
+        for layer in self.layers:
+            r = _copy.copy(layer)
+            r.release()
+            r.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+            new.layers.append(r)
+        new._replicas, new._parts = [], None
+        return new
+
+    def _replicas_for(self, parts: int) -> list["Network"]:
+        """[self, replica, ...]: ``parts`` networks, replicas rebuilt when the parameters were replaced."""
+        def current(r):
+            return all(rl.params is l.params and all(rl.grads[k].dtype == v.dtype and rl.grads[k].shape == v.shape
+                                                     for k, v in l.params.items())
+                       for rl, l in zip(r.layers, self.layers))
+        self._replicas = [r for r in self._replicas if current(r)]
+        while len(self._replicas) < parts - 1:
+            self._replicas.append(self._replica())
+        return [self, *self._replicas[:parts - 1]]
+
+    def _split_forward(self, x: np.ndarray) -> np.ndarray:
+        parts = self._parts
+        nets = self._replicas_for(len(parts))
+        order = self._order()
+        for i in order:
+            layer = self.layers[i]
+            if isinstance(layer, Dropout) and layer.p > 0:
+                mask = layer.draw_mask((len(x), *self.shapes[i]))
+                for net, (a, b) in zip(nets, parts):
+                    net.layers[i].given = mask[a:b]
+
+        def run(k):  # one thread's images through every layer
+            h = x[parts[k][0]:parts[k][1]]
+            with threads.sequential():
+                for i in order:
+                    h = nets[k].layers[i].forward(h, True, True)
+            return h
+
+        return np.concatenate(threads.parallel_map(run, range(len(parts))))
+
+    def _split_backward(self, dout: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
+        parts, self._parts = self._parts, None
+        nets = [self, *self._replicas[:len(parts) - 1]]
+
+        def run(k):
+            with threads.sequential():
+                return nets[k]._backward(dout[parts[k][0]:parts[k][1]], need_input_grad)
+
+        dxs = threads.parallel_map(run, range(len(parts)))
+        for net in nets[1:]:
+            for layer, r in zip(self.layers, net.layers):
+                for k, g in layer.grads.items():
+                    g += r.grads[k]
+        return np.concatenate(dxs) if need_input_grad else None
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray, training: bool = True) -> tuple[float, np.ndarray]:
         """One forward + backward pass; returns (mean loss, outputs (N, K))."""
@@ -227,6 +327,7 @@ class Network:
         new.rng = _copy.deepcopy(self.rng, memo)  # the dropout layers share it: the memo keeps that so
         new.layers = [layer.copy(memo) for layer in self.layers]
         new.shapes = list(self.shapes)
+        new._replicas, new._parts = [], None
         return new
 
     def inference_copy(self) -> "Network":
@@ -253,4 +354,5 @@ class Network:
         self.dtype = np.dtype(dtype)
         for layer in self.layers:
             layer.astype(dtype)
+        self._replicas, self._parts = [], None
         return self

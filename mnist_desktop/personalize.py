@@ -78,7 +78,9 @@ class AdaptSettings:
     max_shear: float = 0.25
     elastic_px: float = 1.0
     prototype: float = 0.0           # weight of the class-mean memory folded into the last layer (0: none)
-    prototype_metric: str = "euclidean"   # or "mahalanobis": the replay digits' within-class covariance
+    agreement: float = 0.998         # the memory's weight is halved until the guard digits are read as the
+                                     # base network reads them at least this often (ordinary digits stay put)
+    guard: int = 2000                # replay digits not trained on that check the memory (with prototype > 0)
     seed: int = 0
 
     def validate(self) -> None:
@@ -223,6 +225,7 @@ class AdaptResult:
     head_start: int
     seconds: float
     final_loss: float
+    memory_weight: float = 0.0       # the class-mean memory's weight folded into the last layer (see fold_memory)
 
 
 class _Prepared:
@@ -243,30 +246,34 @@ class _Prepared:
         rng = np.random.default_rng(settings.seed)
         self.rng = rng
         variants, self.src = augment_examples(examples.images, settings.copies, settings, rng)
+        r_images, self.r_labels = np.zeros((0, 784), np.float32), np.zeros(0, np.int64)
+        g_images = r_images                          # replay digits kept out of training: the memory's guard
         if replay is not None and settings.replay > 0 and settings.replay_batch > 0:
-            pick = rng.choice(len(replay.labels), min(settings.replay, len(replay.labels)), replace=False)
+            order = rng.permutation(len(replay.labels))
+            pick, rest = order[:settings.replay], order[settings.replay:]
             r_images, self.r_labels = replay.images[pick], replay.labels[pick]
-        else:
-            r_images, self.r_labels = np.zeros((0, 784), np.float32), np.zeros(0, np.int64)
-        total = len(variants) + len(r_images)
+            if settings.prototype:
+                g_images = replay.images[rest[:settings.guard]]
         # the trunk runs in inference mode only: its batch norms folded into the convolutions (faster,
         # same outputs); the cut is at the same dense layer (folding removes no dense layer)
         trunk = net.inference_copy()
         trunk_start = head_start(trunk)
-        chunk = 64
-        parts = []
-        done = 0
-        for block in (variants, r_images):
+        blocks, done, total = [], 0, len(variants) + len(r_images) + len(g_images)
+        for block in (variants, r_images, g_images):
             feats = []
-            for i in range(0, len(block), chunk):
-                feats.append(trunk_features(trunk, trunk_start, block[i:i + chunk], chunk, should_stop))
-                done += len(block[i:i + chunk])
+            for i in range(0, len(block), 64):
+                feats.append(trunk_features(trunk, trunk_start, block[i:i + 64], 64, should_stop))
+                done += len(block[i:i + 64])
                 if progress is not None:
                     progress(done, total, "features")
-            parts.append(np.concatenate(feats) if feats else None)
-        self.u_feats = parts[0]
+            blocks.append(np.concatenate(feats) if feats else None)
+        self.u_feats = blocks[0]
         self.u_labels = examples.labels[self.src]
-        self.r_feats = parts[1] if parts[1] is not None else np.zeros((0, self.u_feats.shape[1]), net.dtype)
+        empty = np.zeros((0, self.u_feats.shape[1]), net.dtype)
+        self.r_feats = blocks[1] if blocks[1] is not None else empty
+        self.g_feats = blocks[2] if blocks[2] is not None else empty
+        head = net.layers[self.start:]
+        self.g_base = _head_outputs(head, self.g_feats).argmax(1) if len(self.g_feats) else np.zeros(0, np.int64)
         # replay targets: the label, blended with what the base network answers (its soft output keeps
         # the head's whole function on ordinary digits, not only its argmax)
         self.r_targets = np.eye(DIGITS, dtype=np.float32)[self.r_labels]
@@ -276,6 +283,20 @@ class _Prepared:
                 h = layer.forward(h, False, False)
             self.r_targets = ((1 - settings.distill) * self.r_targets
                               + settings.distill * softmax(h.astype(np.float64)).astype(np.float32))
+
+    def fold_memory(self, head: list, uf: np.ndarray, ul: np.ndarray) -> float:
+        """Fold the class-mean memory of the user's variants into the trained head (``fold_prototypes``) with
+        the largest weight of ``prototype``, its half, its quarter for which the guard digits (MNIST training
+        digits the head did not train on) are still read as the base network reads them ``agreement`` of the
+        time; 0 (no memory) if none is. -> the weight."""
+        s, last = self.settings, head[-1]
+        W0, b0 = last.params["W"].copy(), last.params["b"].copy()
+        for weight in (s.prototype, s.prototype / 2, s.prototype / 4):
+            fold_prototypes(head, uf, ul, weight)
+            if not len(self.g_base) or np.mean(_head_outputs(head, self.g_feats).argmax(1) == self.g_base) >= s.agreement:
+                return weight
+            last.params["W"][...], last.params["b"][...] = W0, b0
+        return 0.0
 
     def fit(self, keep: np.ndarray | None = None, progress: Progress | None = None,
             should_stop: ShouldStop | None = None, seed_offset: int = 0) -> tuple[Network, float]:
@@ -329,16 +350,20 @@ class _Prepared:
             opt.step()
             if progress is not None and (step % 10 == 9 or step == s.steps - 1):
                 progress(step + 1, s.steps, "training")
-        if s.prototype:
-            spread = (self.r_feats, self.r_labels) if s.prototype_metric == "mahalanobis" and len(self.r_labels) else None
-            fold_prototypes(head, uf, ul, s.prototype, spread)
+        self.memory_weight = self.fold_memory(head, uf, ul) if s.prototype else 0.0
         if not all(np.isfinite(p).all() for _, p, _, _ in slots):
             raise AdaptError("adaptation diverged (the weights overflowed); the base model is unchanged")
         return net, float(loss)
 
 
-def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: float,
-                    spread: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+def _head_outputs(head: list, feats: np.ndarray) -> np.ndarray:
+    h = feats
+    for layer in head:
+        h = layer.forward(h, False, False)
+    return h
+
+
+def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: float) -> None:
     """Add a nearest-class-mean memory to the head's last (dense) layer, in place.
 
     On the penultimate features f (the last layer's input) of the user's variants, class c's memory score
@@ -355,26 +380,11 @@ def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: f
     h = h.astype(np.float64)                              # (n, D) penultimate features
     present = np.unique(labels)
     means = np.stack([h[labels == c].mean(0) for c in present])          # (C, D)
-    P = np.eye(h.shape[1])
-    if spread is not None:                                # Mahalanobis: the within-class covariance of these digits
-        g = spread[0]
-        for layer in head[:-1]:
-            g = layer.forward(g, False, False)
-        g = g.astype(np.float64)
-        gl = spread[1]
-        cov = np.zeros((g.shape[1], g.shape[1]))
-        for c in np.unique(gl):
-            z = g[gl == c] - g[gl == c].mean(0)
-            cov += z.T @ z
-        cov /= len(gl)
-        cov += 1e-2 * max(np.trace(cov) / len(cov), 1e-12) * np.eye(len(cov))
-        P = np.linalg.inv(cov)
-    z = h - means[np.searchsorted(present, labels)]
-    s = float(np.mean(np.einsum("nd,de,ne->n", z, P, z))) or 1.0
+    s = float(np.mean(((h - means[np.searchsorted(present, labels)]) ** 2).sum(1))) or 1.0
     W = np.zeros((h.shape[1], DIGITS))
     b = np.zeros(DIGITS)
-    W[:, present] = P @ means.T / s
-    b[present] = -np.einsum("cd,de,ce->c", means, P, means) / (2 * s)
+    W[:, present] = means.T / s
+    b[present] = -(means ** 2).sum(1) / (2 * s)
     absent = np.setdiff1d(np.arange(DIGITS), present)
     W[:, absent] = W[:, present].mean(1, keepdims=True)
     b[absent] = b[present].mean()
@@ -394,7 +404,7 @@ def adapt(net: Network, examples: Examples, *, replay: Replay | None = None,
     prep = _Prepared(net, examples, replay, settings, progress, should_stop)
     new, loss = prep.fit(progress=progress, should_stop=should_stop)
     return AdaptResult(new, net, settings, len(examples), [int(c) for c in examples.counts()], prep.start,
-                       time.perf_counter() - t0, loss)
+                       time.perf_counter() - t0, loss, prep.memory_weight)
 
 
 # ---- honest before / after --------------------------------------------------------------------------
@@ -514,6 +524,7 @@ def adapted_spec(result: AdaptResult, base_spec: dict, base_path: str | Path | N
         "per_digit": result.counts,
         "adapted_layers": f"{result.head_start}-{len(result.net.layers) - 1}",
         "settings": result.settings.to_dict(),
+        "memory_weight": result.memory_weight,
         "seconds": round(result.seconds, 2),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

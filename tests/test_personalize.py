@@ -226,3 +226,17 @@ def test_the_class_mean_memory_is_folded_into_the_last_layer_exactly(mlp):
     shift = (f ** 2).sum(1, keepdims=True) / (2 * s)
     np.testing.assert_allclose((after - before)[:, :8], 0.7 * (memory + shift), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose((after - before)[:, 8], 0.7 * (memory + shift).mean(1), rtol=1e-3, atol=1e-3)
+
+
+def test_the_memory_cannot_override_ordinary_digits(subset, mlp):
+    """An absurd memory weight is cut (halved, quartered, or dropped) until the held-out replay digits are
+    read as the base network reads them (agreement), so MNIST digits keep their reading."""
+    net, _ = mlp
+    x, y = styled(subset.x_test), subset.y_test
+    ex = pick(y, 3)
+    results = [personalize.adapt(net, personalize.Examples(x[ex], y[ex]), replay=personalize.load_replay(),
+                                 settings=personalize.AdaptSettings(prototype=p, agreement=0.998, steps=30))
+               for p in (0.0, 1e4)]
+    assert results[0].memory_weight == 0 and results[1].memory_weight in (0.0, 2.5e3)   # 1e4, 5e3 overrode them
+    plain, memory = (r.net.predict(subset.x_test) for r in results)
+    assert np.mean(memory == plain) >= 0.99

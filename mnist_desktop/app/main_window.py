@@ -237,6 +237,11 @@ class MainWindow(QMainWindow):
             self.open_drawing(path)
 
     def ask_save_drawing(self) -> None:
+        problem = self.draw_view.save_problem()
+        if problem is not None:                # said before a dialog asks for a file name
+            self.show_view("draw")
+            self.draw_view.show_message(problem, "warning")
+            return
         path = self._ask(QFileDialog.getSaveFileName, "Save drawing", DRAWING_FILTER, "digit.json")
         if path:
             if not Path(path).suffix:

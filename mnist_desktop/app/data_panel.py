@@ -11,6 +11,7 @@ an optional subset. The folder the user chooses is remembered under the QSetting
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,20 @@ from mnist_desktop.app.worker import DownloadProgress, DownloadWorker
 from mnist_desktop.data import DATASETS, DownloadError, find_dataset, get_info
 
 DATASET_TITLES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothing)"}
+
+
+def download_error_lines(error) -> tuple[str, str]:
+    """A failed download as (one line for the panel, the details behind its Details… button)."""
+    text = str(error)
+    failures = getattr(error, "failures", None)
+    if isinstance(error, DownloadError) and failures:
+        summary = (f"Could not download {error.file_name or 'the files'} from any of the {len(failures)} mirrors: "
+                   f"check the internet connection, or choose a folder with the files.")
+        return summary, "\n".join(f"{url}: {reason}" for url, reason in failures)
+    first = text.splitlines()[0] if text else "The download failed."
+    if len(first) > 160:
+        first = first[:157].rstrip() + "…"
+    return (first if first[:1].isupper() else first[:1].upper() + first[1:]), (text if text != first else "")
 
 
 @dataclass(frozen=True)
@@ -61,8 +76,10 @@ class DatasetPanel(QGroupBox):
         self.download_button.clicked.connect(self.start_download)
         self.cancel_button.clicked.connect(self.cancel_download)
         self.subset_check.toggled.connect(self._on_subset_toggled)
+        self.details_button.toggled.connect(self.details_label.setVisible)
         self.subset_spin.valueChanged.connect(self._save)
         self._show_download(False)
+        self._set_details("")
         self._available = None
         self.refresh()
 
@@ -83,6 +100,13 @@ class DatasetPanel(QGroupBox):
                                         "folder, checking each file's checksum (like `mnist-desktop download`).")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the download; nothing half-downloaded is left behind.")
+        self.details_button = QPushButton("Details…")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolTip("Show or hide what each mirror answered")
+        self.details_label = QLabel()          # a failed download's details: shown on demand
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.details_label.setStyleSheet(f"color: {MUTED_TEXT};")
         self.download_bar = QProgressBar()
         self.download_bar.setTextVisible(True)
         self.subset_check = QCheckBox("Only the first")
@@ -98,6 +122,7 @@ class DatasetPanel(QGroupBox):
         buttons = QHBoxLayout()
         buttons.addWidget(self.choose_button)
         buttons.addWidget(self.download_button)
+        buttons.addWidget(self.details_button)
         buttons.addStretch(1)
         bar_row = QHBoxLayout()
         bar_row.addWidget(self.download_bar, 1)
@@ -109,6 +134,7 @@ class DatasetPanel(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.dataset_combo)
         layout.addWidget(self.where_label)
+        layout.addWidget(self.details_label)
         layout.addLayout(buttons)
         layout.addLayout(bar_row)
         layout.addLayout(subset)
@@ -191,6 +217,7 @@ class DatasetPanel(QGroupBox):
     def start_download(self) -> None:
         if self.downloading:
             return
+        self._set_details("")
         self._worker = DownloadWorker(self.dataset)
         self.download_bar.setRange(0, 0)    # busy until the first bytes
         self._show_download(True)
@@ -220,6 +247,16 @@ class DatasetPanel(QGroupBox):
         if error is not None and not isinstance(error, DownloadError):
             error = f"The download failed: {type(error).__name__}: {error}"
         self._on_download_finished(job.result, None if error is None else str(error))
+        if error is not None:                     # one line; what each mirror said behind Details…
+            summary, details = download_error_lines(error)
+            self.where_label.setText(f"<span style='color:{ERROR_COLOR}'>{html.escape(summary)}</span>")
+            self._set_details(details)
+
+    def _set_details(self, text: str) -> None:
+        self.details_label.setText(text)
+        self.details_button.setChecked(False)
+        self.details_button.setVisible(bool(text))
+        self.details_label.setVisible(False)
 
     def _on_download_progress(self, p: DownloadProgress) -> None:
         if p.total:

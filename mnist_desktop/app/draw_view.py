@@ -22,18 +22,18 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
                                QVBoxLayout, QWidget)
 
-from mnist_desktop import shipped
 from mnist_desktop.app.canvas import CANVAS_SIZE, PEN_WIDTH_RANGE, DrawingCanvas
+from mnist_desktop.app.draw_models import OPEN_MODEL_TEXT, ModelPickerMixin, _Choice  # noqa: F401 (tests)
 from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  # noqa: F401 (tests, benchmarks)
 from mnist_desktop.app.imageio import PREDICT_MAX_SIDE, load_image
 from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.digit_thumbs import LabelRow
-from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir, model_file_label
+from mnist_desktop.app.focus_ring import FocusRing
+from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
 from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
 from mnist_desktop.confidence import (Calibration, Verdict, assess, cached_calibration_path, calibrate,
                                       find_calibration, load_matching, outputs_and_features)
 from mnist_desktop.drawing import read_drawing, write_drawing
-from mnist_desktop.engine.serialize import ModelFileError
 from mnist_desktop.engine.losses import outputs_to_probabilities
 from mnist_desktop.preprocess import Preprocessed, ink_from_pixels, to_mnist
 
@@ -47,7 +47,6 @@ def calibration_dir() -> Path:
     return folder
 
 
-OPEN_MODEL_TEXT = "Open model…"
 NO_MODEL_HINT = "No model loaded\nFile › Open model… (Ctrl+M)"
 
 
@@ -69,16 +68,7 @@ class Prediction:
         return None if self.probs is None else int(np.argmax(self.probs))
 
 
-@dataclass
-class _Choice:
-    """One entry of the model picker: a file not loaded yet, or a model in memory."""
-
-    label: str
-    path: Path | None = None
-    loaded: LoadedModel | None = None
-
-
-class DrawView(QWidget):
+class DrawView(ModelPickerMixin, QWidget):
     """Canvas on the left; model picker, preprocessing preview and probability bars on the right.
 
     Signals:
@@ -138,6 +128,11 @@ class DrawView(QWidget):
         self._populate_shipped()
         self._on_pen_slider_changed(self.pen_slider.value())
         self._on_state_model_changed(self.state.model)
+        self.focus_ring = FocusRing(self)          # every Tab stop shows where the keyboard is
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.focus_ring.follow()
 
     def _build_left(self) -> QVBoxLayout:
         """The canvas, the pen row (width, Undo, Clear), the saliency controls and legend, the "It's a…" row."""
@@ -295,14 +290,19 @@ class DrawView(QWidget):
         self.banner.dismiss()
         return True
 
+    def save_problem(self) -> str | None:
+        """Why the canvas cannot be saved as a drawing (asked before the save dialog opens), or None."""
+        if self.canvas.image() is not None:
+            return "The canvas shows an opened image; only drawn strokes can be saved as a drawing."
+        if self.canvas.is_blank():
+            return "Nothing to save: the canvas is empty."
+        return None
+
     def save_drawing(self, path: str | os.PathLike) -> bool:
         """Write the strokes as a .json drawing; False (message shown) if there is nothing to save."""
-        if self.canvas.image() is not None:
-            self.show_message("The canvas shows an opened image; only drawn strokes can be saved as a drawing.",
-                              "warning")
-            return False
-        if self.canvas.is_blank():
-            self.show_message("Nothing to save: the canvas is empty.", "warning")
+        problem = self.save_problem()
+        if problem is not None:
+            self.show_message(problem, "warning")
             return False
         try:
             write_drawing(path, self.canvas.drawing())
@@ -312,84 +312,7 @@ class DrawView(QWidget):
         self.show_message(f"Saved {Path(path).name}.", "info")
         return True
 
-    def add_model_choice(self, path: str | os.PathLike) -> None:
-        """List a model file in the picker without loading it."""
-        path = Path(path).resolve()
-        if self._choice_index(path=path) is None:
-            try:
-                label = model_file_label(path)   # from the spec: no weights decoded
-            except ModelFileError:
-                return
-            self._insert_choice(_Choice(label, path=path))
-
     # ---- model picker -----------------------------------------------------------------------------
-
-    def _populate_shipped(self) -> None:
-        self.model_picker.clear()
-        self.model_picker.addItem(OPEN_MODEL_TEXT)
-        for path in shipped.shipped_models():
-            self.add_model_choice(path)
-
-    def _insert_choice(self, choice: _Choice) -> int:
-        i = len(self._choices)
-        self._choices.append(choice)
-        self.model_picker.insertItem(i, choice.label)
-        if i == 0:
-            self.model_picker.insertSeparator(1)
-        return i
-
-    def _choice_index(self, *, path: Path | None = None, loaded: LoadedModel | None = None) -> int | None:
-        for i, c in enumerate(self._choices):
-            if loaded is not None and c.loaded is loaded:
-                return i
-            if path is not None and c.path is not None and c.path == path:
-                return i
-        return None
-
-    def _select_current_model(self) -> None:
-        model = self.state.model
-        i = None
-        if model is not None:
-            i = self._choice_index(loaded=model)
-            if i is None and model.path is not None:
-                i = self._choice_index(path=model.path)
-        self.model_picker.setCurrentIndex(-1 if i is None else i)
-
-    def _on_model_picker_activated(self, index: int) -> None:
-        if self.model_picker.itemText(index) == OPEN_MODEL_TEXT:
-            self._select_current_model()
-            self.open_model_requested.emit()
-            return
-        if not 0 <= index < len(self._choices):
-            return
-        choice = self._choices[index]
-        if choice.loaded is not None and choice.loaded is self.state.model:
-            return
-        if choice.loaded is not None:
-            self.state.set_model(choice.loaded)
-            return
-        try:
-            self.state.open_model(choice.path)
-        except ModelFileError as exc:
-            self._select_current_model()
-            self.show_message(f"Could not open the model; keeping the current one. {exc}")
-
-    def _on_state_model_changed(self, model: LoadedModel | None) -> None:
-        if model is not None and "model" in self.banner.text.lower():
-            self.banner.dismiss()            # "Could not open the model…" is stale once one opened
-        if model is not None:
-            i = self._choice_index(loaded=model)
-            if i is None and model.path is not None:
-                i = self._choice_index(path=model.path)
-            if i is None:
-                i = self._insert_choice(_Choice(model.label, path=model.path, loaded=model))
-            else:
-                self._choices[i].loaded = model
-                self._choices[i].label = model.label
-                self.model_picker.setItemText(i, model.label)
-            self.model_picker.setItemData(i, f"{model.path or 'in memory'}", Qt.ToolTipRole)
-        self._select_current_model()
-        self._schedule()
 
     # ---- live prediction ---------------------------------------------------------------------------
 

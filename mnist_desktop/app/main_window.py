@@ -28,6 +28,7 @@ from mnist_desktop.app.my_digits_view import MyDigitsView
 from mnist_desktop.app.state import (APPLICATION, K_LAST_DIR, MODEL_FILTER, ORGANIZATION, AppState, LoadedModel,
                                      app_data_dir, setting)
 from mnist_desktop.app.style import app_icon
+from mnist_desktop.app.tooltips import wrap_tooltips
 from mnist_desktop.app.train_view import TrainView
 from mnist_desktop.engine.serialize import ModelFileError
 
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.draw_view.canvas.changed.connect(self._update_edit_actions)
         self._on_state_model_changed(self.state.model)
         self._update_edit_actions()
+        wrap_tooltips(self)                 # long tooltips read as paragraphs, not 950-px lines
 
     # ---- views --------------------------------------------------------------------------------
 
@@ -235,6 +237,11 @@ class MainWindow(QMainWindow):
             self.open_drawing(path)
 
     def ask_save_drawing(self) -> None:
+        problem = self.draw_view.save_problem()
+        if problem is not None:                # said before a dialog asks for a file name
+            self.show_view("draw")
+            self.draw_view.show_message(problem, "warning")
+            return
         path = self._ask(QFileDialog.getSaveFileName, "Save drawing", DRAWING_FILTER, "digit.json")
         if path:
             if not Path(path).suffix:

@@ -21,14 +21,13 @@ since the previous one.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
-                               QPushButton, QScrollArea, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea,
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.data_panel import DatasetPanel
 from mnist_desktop.app.jobs import Job, JobRunner
@@ -37,6 +36,8 @@ from mnist_desktop.app.live_weights_panel import LiveWeightsPanel
 from mnist_desktop.app.state import K_DATA_DIR, K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
 from mnist_desktop.app.train_form import TrainForm
 from mnist_desktop.app.train_plots import TrainingPlots
+from mnist_desktop.app.train_progress import RunButtons, RunProgress, format_duration
+from mnist_desktop.app.tooltips import wrap_tooltips
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner
 from mnist_desktop.app.worker import BatchProgress, DataInfo, TrainJob, TrainOutcome, TrainWorker
 from mnist_desktop.data import get_info
@@ -45,18 +46,9 @@ from mnist_desktop.engine.train import EpochRecord
 from mnist_desktop.live_weights import DEFAULT_EVERY, DEFAULT_MIN_SECONDS
 from mnist_desktop.training import build_run, format_epoch, trained_spec
 
-__all__ = ["TrainView", "K_DATA_DIR"]
+__all__ = ["TrainView", "K_DATA_DIR", "format_duration"]
 
 FORM_WIDTH = 340
-
-
-def format_duration(seconds: float) -> str:
-    """12 -> '0:12', 754 -> '12:34', 4000 -> '1:06:40'; '–' when unknown."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    s = int(round(seconds))
-    h, m, s = s // 3600, s // 60 % 60, s % 60
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class TrainView(QWidget):
@@ -87,10 +79,10 @@ class TrainView(QWidget):
         self.banner = MessageBanner()
         self.data_panel = DatasetPanel(settings, persist)
         self.form = TrainForm(settings, persist)
-        body = QHBoxLayout()
-        body.addWidget(self._build_left())
-        body.addLayout(self._build_right(), 1)
         run_page = QWidget()
+        body = QHBoxLayout()
+        body.addWidget(self._build_left(run_page))
+        body.addLayout(self._build_right(), 1)
         page_layout = QVBoxLayout(run_page)
         page_layout.setContentsMargins(6, 4, 6, 6)
         page_layout.addWidget(self.banner)
@@ -118,11 +110,17 @@ class TrainView(QWidget):
         self.plots.clear(self.form.epochs_spin.value())
         self._set_idle_status()
         self._update_buttons()
+        wrap_tooltips(self)
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """Start / Pause / Stop's keys, for Help › Keyboard shortcuts."""
+        return RunButtons.shortcut_rows()
 
     # ---- building ----------------------------------------------------------------------------------------------
 
-    def _build_left(self) -> QWidget:
-        """The data panel and the form (scrolling on small screens) above Start / Pause / Stop (always visible)."""
+    def _build_left(self, page: QWidget) -> QWidget:
+        """The data panel and the form (scrolling on small screens) above Start / Pause / Stop (always visible;
+        their shortcuts work while ``page`` shows)."""
         form_box = QWidget()
         form_layout = QVBoxLayout(form_box)
         form_layout.setContentsMargins(0, 0, 6, 0)
@@ -134,17 +132,9 @@ class TrainView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Train a new network with these settings (the plots start over).")
-        self.start_button.setDefault(True)
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setToolTip("Hold training after the current batch; press again to resume.")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("End the run after the current batch. The network after the last "
-                                    "finished epoch is kept.")
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            buttons.addWidget(b)
+        self.run_buttons = buttons = RunButtons(page)
+        self.start_button, self.pause_button, self.stop_button = (buttons.start_button, buttons.pause_button,
+                                                                  buttons.stop_button)
         left = QVBoxLayout()
         left.addWidget(scroll, 1)
         left.addLayout(buttons)
@@ -156,11 +146,9 @@ class TrainView(QWidget):
 
     def _build_right(self) -> QVBoxLayout:
         """Progress, plots, the log of epoch lines, the result."""
-        self.status_label = QLabel()
-        self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        # its text changes 20 times a second: a fixed size hint keeps that from re-laying out the view
-        self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
-        bars = self._build_bars()
+        self.progress = RunProgress()                 # the status line, this epoch's bar and the run's
+        self.status_label, self.epoch_bar, self.run_bar = (self.progress.status_label, self.progress.epoch_bar,
+                                                           self.progress.run_bar)
         self.plots = TrainingPlots()
         self.live_weights = LiveWeightsPanel()        # first-layer weights and back-projections, live + replay
         self.weights_every = DEFAULT_EVERY            # batches between live-weight snapshots ...
@@ -183,32 +171,11 @@ class TrainView(QWidget):
         self.log.setPlaceholderText("The epoch lines of the run appear here.")
         result_row = self._build_result_row()
         right = QVBoxLayout()
-        right.addWidget(self.status_label)
-        right.addLayout(bars)
+        right.addWidget(self.progress)
         right.addWidget(plots_and_weights, 1)
         right.addWidget(self.log)
         right.addLayout(result_row)
         return right
-
-    def _build_bars(self) -> QGridLayout:
-        """This epoch's and the whole run's progress."""
-        self.epoch_bar = QProgressBar()
-        self.epoch_bar.setToolTip("This epoch's batches")
-        self.run_bar = QProgressBar()
-        self.run_bar.setToolTip("The whole run: every epoch's batches")
-        for bar in (self.epoch_bar, self.run_bar):
-            bar.setRange(0, 1000)
-            bar.setValue(0)
-            bar.setTextVisible(True)
-        bars = QGridLayout()
-        bars.setHorizontalSpacing(8)
-        bars.setVerticalSpacing(2)
-        bars.addWidget(QLabel("Epoch"), 0, 0)
-        bars.addWidget(self.epoch_bar, 0, 1)
-        bars.addWidget(QLabel("Run"), 1, 0)
-        bars.addWidget(self.run_bar, 1, 1)
-        bars.setColumnStretch(1, 1)
-        return bars
 
     def _build_result_row(self) -> QHBoxLayout:
         """What the run left to keep, Save model… and Use in Draw view."""
@@ -273,10 +240,8 @@ class TrainView(QWidget):
         self.live_weights.start_run()
         self._net_text = f"{net.describe()}, {net.n_params():,} parameters"
         self.status_label.setText(f"Loading {get_info(selection.dataset).title}…")
-        for bar in (self.epoch_bar, self.run_bar):
-            bar.setValue(0)
-            bar.setFormat("")
-        self.pause_button.setText("Pause")
+        self.progress.reset()
+        self.run_buttons.set_paused(False)
         self._job = self.jobs.start("train", self._worker.run)
         self.form.set_enabled_for_run(True)
         self.data_panel.setEnabled(False)
@@ -287,15 +252,13 @@ class TrainView(QWidget):
     def pause(self) -> None:
         if self.running and not self.paused:
             self._worker.pause()
-            self.pause_button.setText("Resume")
-            self.pause_button.setToolTip("Go on training from where it was paused.")
+            self.run_buttons.set_paused(True)
             self.status_label.setText(self.status_label.text().split(" · paused")[0] + " · paused")
 
     def resume(self) -> None:
         if self.paused:
             self._worker.resume()
-            self.pause_button.setText("Pause")
-            self.pause_button.setToolTip("Hold training after the current batch; press again to resume.")
+            self.run_buttons.set_paused(False)
             self.status_label.setText(self.status_label.text().split(" · paused")[0])
 
     def stop(self) -> None:
@@ -389,16 +352,8 @@ class TrainView(QWidget):
         self.batches_seen += len(p.steps)
         self.last_progress = p
         self.plots.add_batches(p)
-        r = p.last
-        self.epoch_bar.setValue(round(1000 * r.batch / r.batches))
-        self.epoch_bar.setFormat(f"epoch {r.epoch}/{self._worker.job.config.epochs} · batch {r.batch:,}/{r.batches:,}")
-        self.run_bar.setValue(round(1000 * p.run_fraction))
-        self.run_bar.setFormat(f"{p.run_fraction * 100:.0f}% · ETA {format_duration(p.eta_s)}")
-        state = " · paused" if self.paused else ""
-        scoring = " · scoring the epoch…" if r.batch == r.batches else ""
-        if not self._worker.stopping:
-            self.status_label.setText(f"Training: {p.images_per_s:,.0f} images/s · loss {r.loss:.4f} · "
-                                      f"lr {r.lr:.3g} · {format_duration(p.eta_s)} left{scoring}{state}")
+        self.progress.show_batches(p, self._worker.job.config.epochs, paused=self.paused,
+                                   stopping=self._worker.stopping)
 
     def _on_worker_epoch_done(self, record: EpochRecord) -> None:
         self.history.append(record)
@@ -414,22 +369,20 @@ class TrainView(QWidget):
         self.live_weights.finish_run()
         self.form.set_enabled_for_run(False)
         self.data_panel.setEnabled(True)
-        self.pause_button.setText("Pause")
+        self.run_buttons.set_paused(False)
         level = {"finished": "info", "stopped": "warning"}.get(outcome.status, "error")
         self.banner.show_message(outcome.message, level, timeout_ms=0 if level != "info" else None)
         self.log.appendPlainText(outcome.message)
-        if outcome.net is not None:
+        if outcome.net is not None and not outcome.restored_epoch:
+            self.result_label.setText("Kept: the network as trained so far in epoch 1 (not scored).")
+        elif outcome.net is not None:
             self.result_label.setText(f"Kept: the network after epoch {outcome.restored_epoch} "
                                       f"({self._test_text(outcome)}).")
         else:
             self.result_label.setText("No trained network to keep from this run.")
         if outcome.status == "failed" and not outcome.history:
             self.plots.clear(outcome.config.epochs, hint="The run did not start: see the message above")
-        self.status_label.setText(f"{outcome.status.capitalize()} after {format_duration(outcome.wall_seconds)}.")
-        if outcome.history and outcome.status == "finished":
-            self.epoch_bar.setValue(1000)
-            self.run_bar.setValue(1000)
-            self.run_bar.setFormat("100%")
+        self.progress.show_end(outcome)
         self._update_buttons()
         self.run_finished.emit(outcome)
 

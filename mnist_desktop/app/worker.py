@@ -24,6 +24,7 @@ The training loop is ``engine.train.Trainer``, the same one ``mnist-desktop trai
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -98,10 +99,11 @@ class BatchProgress:
 class TrainOutcome:
     """How a run ended. status: "finished", "stopped", "diverged" or "failed".
 
-    net: the network to keep, or None when there is nothing worth keeping (no epoch completed, or a
+    net: the network to keep, or None when there is nothing worth keeping (no batch trained, or a
     failure). It holds the weights after the last completed epoch (``history[-1]``): after a Stop the
     part-epoch is dropped, after divergence the Trainer has put the last good weights back.
-    restored_epoch: the epoch whose weights ``net`` holds (0: none). message: for people.
+    restored_epoch: the epoch whose weights ``net`` holds (0: none finished; after a Stop in epoch 1 ``net``
+    holds the weights of the batches trained so far, not scored). message: for people.
     """
 
     status: str
@@ -122,6 +124,18 @@ class Reporter(Protocol):
     def on_cancel(self, callback) -> None: ...
 
 
+def divergence_message(exc: TrainingDiverged, lr: float) -> str:
+    """One message, each thing said once: what exploded (from the Trainer's message, without its own
+    "diverged" / learning-rate advice), the learning rate to try, and what was kept."""
+    what = str(exc).split(". The network has")[0].strip().rstrip(".")
+    what = re.sub(r"^training diverged: ", "", what)
+    what = re.sub(r" \(learning rate [^)]*\)", "", what)
+    kept = (f"The weights after epoch {exc.restored_epoch} were restored: save them or use them in the Draw view."
+            if exc.restored_epoch else "No epoch had finished, so there are no trained weights to keep.")
+    return (f"Training diverged, so it was stopped: {what}. The learning rate ({lr:g}) is probably too high; "
+            f"try {lr / 10:g}. {kept}")
+
+
 # ---- the training worker ------------------------------------------------------------------------------------
 
 
@@ -134,6 +148,7 @@ class TrainWorker:
         self._gate = PauseGate()        # the Trainer's once it exists: stop / pause / resume act on it at once
         self._paused_since: float | None = None
         self._paused_total = 0.0
+        self._batches_trained = 0
 
     # ---- control (any thread) ------------------------------------------------------------------------
 
@@ -203,11 +218,7 @@ class TrainWorker:
             try:
                 self._train(trainer, history)
             except TrainingDiverged as exc:
-                kept = (f"The weights after epoch {exc.restored_epoch} were restored: save them or use them "
-                        f"in the Draw view." if exc.restored_epoch else "No epoch had finished, so there are no "
-                        f"trained weights to keep.")
-                text = (f"Training diverged, so it was stopped: the learning rate ({job.config.lr:g}) is "
-                        f"probably too high; try one ten times smaller. {exc} {kept}")
+                text = divergence_message(exc, job.config.lr)
                 self._finish("diverged", job.net if exc.restored_epoch else None, history, data_info, text,
                              exc.restored_epoch, t0)
                 return
@@ -219,9 +230,13 @@ class TrainWorker:
                             f"({data_info.test_name} accuracy {last.test_acc * 100:.2f}%); the part of the next "
                             f"epoch that ran is dropped.")
                     self._finish("stopped", job.net, history, data_info, text, last.epoch, t0)
+                elif self._batches_trained:     # the weights trained so far, like any stopped run
+                    text = (f"Stopped during epoch 1, after {self._batches_trained:,} batches: the network is kept "
+                            f"as trained so far (not scored, no epoch finished); save it or use it in the Draw view.")
+                    self._finish("stopped", job.net, history, data_info, text, 0, t0)
                 else:
                     self._finish("stopped", None, history, data_info,
-                                 "Stopped before the first epoch finished: there is no trained network to keep.", 0, t0)
+                                 "Stopped before the first batch: there is no trained network to keep.", 0, t0)
                 return
             last = history[-1]
             self._finish("finished", job.net, history, data_info,
@@ -241,6 +256,7 @@ class TrainWorker:
         smoothed: list[float] = []
         ema, n, last_report = 0.0, 0, 0.0
         self._good = trainer.net.snapshot()
+        self._batches_trained = 0                     # a Stop in epoch 1 keeps these
         run_t0 = time.perf_counter()
         schedule = self._weights(trainer, 0.0, 0, None)
         for record in trainer.run():
@@ -256,6 +272,7 @@ class TrainWorker:
                 batches = record.batches
                 total = batches * cfg.epochs
             n += 1
+            self._batches_trained = n
             ema = EMA_DECAY * ema + (1 - EMA_DECAY) * record.loss
             steps.append(record.epoch - 1 + record.batch / record.batches)
             losses.append(record.loss)

@@ -129,13 +129,17 @@ def main() -> int:
                     seconds.append(dt)
                     cpus.append(cpu)
                     records.append({"model": model, "k": k, "writer": name, "draw": draw, "examples": len(ex),
-                                    "accuracy": acc, "base_accuracy": base_w[i], "mnist": m, "seconds": dt, "cpu_seconds": cpu})
+                                    "accuracy": acc, "base_accuracy": base_w[i], "mnist": m, "seconds": dt, "cpu_seconds": cpu,
+                                    "memory_weight": result.memory_weight})
                 per_writer.append(float(np.mean(accs)))
                 print(f"  k={k} {name:<14} base {base_w[i] * 100:5.1f}%  adapted {np.mean(accs) * 100:5.1f}% "
                       f"(draws {', '.join(f'{a * 100:.1f}' for a in accs)})", flush=True)
             row = (model, k, np.mean(base_w), np.mean(per_writer), np.min(per_writer), base_mnist,
                    np.min(mnist), np.mean(mnist), np.median(seconds), np.max(seconds), np.median(cpus))
             rows.append(row)
+            weights = [r["memory_weight"] for r in records if r["model"] == model and r["k"] == k]
+            print(f"  k={k}: class-mean memory weight per adaptation: "
+                  + ", ".join(f"{v:g} x{weights.count(v)}" for v in sorted(set(weights), reverse=True)))
             print(f"  k={k}: mean per-writer {row[3] * 100:.2f}% (worst writer {row[4] * 100:.2f}%), MNIST "
                   f"min {row[6] * 100:.2f}% mean {row[7] * 100:.2f}%, adapt median {row[8]:.2f} s max {row[9]:.2f} s "
                   f"(CPU time median {row[10]:.2f} s)",

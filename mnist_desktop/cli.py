@@ -647,6 +647,8 @@ def _add_adapt(p: argparse.ArgumentParser) -> None:
 
 def _cmd_adapt(args) -> int:
     from mnist_desktop import personalize
+    from mnist_desktop.adapt_check import adapted_calibration
+    from mnist_desktop.confidence import calibration_path
     from mnist_desktop.engine.serialize import ModelFileError, save
     from mnist_desktop.shipped import MODELS_DIR
 
@@ -689,15 +691,19 @@ def _cmd_adapt(args) -> int:
         report.update(check)
     name = args.name or f"{spec.get('name') or Path(model).stem}-mine"
     new_spec = personalize.adapted_spec(result, spec, model, name=name, test_accuracy=test_accuracy, check=check)
+    calibration = adapted_calibration(result.net, replay, examples)    # the new weights' "not a digit"
     try:
         save(result.net, out, new_spec)
+        calibration.save(calibration_path(out))
     except OSError as exc:
+        out.unlink(missing_ok=True)
         return _fail(f"{out}: cannot write ({exc.strerror or exc}); nothing was written", 1)
+    report["calibration"] = str(calibration_path(out))
     if args.json:
         print(json.dumps({**report, "notes": notes}))
         return 0
     _print_adapted(args, spec, model, examples, result, check, notes)
-    print(f"saved {out}")
+    print(f"saved {out} (and {calibration_path(out).name}: its calibration for 'not a digit')")
     return 0
 
 
@@ -770,26 +776,18 @@ def _print_adapted(args, spec, model, examples, result, check: dict, notes: list
 
 def _adapt_check(args, net, result, examples, replay, settings, notes) -> tuple[dict, float | None]:
     """--check: k-fold on the user's digits, and the MNIST test set before/after when it is found."""
-    from mnist_desktop import personalize
+    from mnist_desktop.adapt_check import measure
     from mnist_desktop.data import DatasetError
-    from mnist_desktop.evaluation import evaluate
 
-    check: dict = {}
-    if len(examples) >= 2:
-        cv = personalize.cross_validate(net, examples, replay=replay, settings=settings)
-        check["own_digits"] = cv.to_dict()
-    test_accuracy = None
     try:
         data = _load_data(args, test_only=True)
     except DatasetError as exc:
-        check["mnist_test_problem"] = str(exc).split(". ")[0]
-        return check, None
-    before = evaluate(net, data.x_test, data.y_test).accuracy
-    after = evaluate(result.net, data.x_test, data.y_test).accuracy
-    check["mnist_test"] = {"before": before, "after": after, "n": int(len(data.y_test))}
-    if data.name == "mnist" and len(data.y_test) == 10_000:
-        test_accuracy = after
-    return check, test_accuracy
+        check = measure(net, result.net, examples, replay=replay, settings=settings)
+        check.mnist_problem = str(exc).split(". ")[0]
+        return check.to_dict(), None
+    check = measure(net, result.net, examples, replay=replay, settings=settings, test=(data.x_test, data.y_test))
+    full = data.name == "mnist" and len(data.y_test) == 10_000
+    return check.to_dict(), check.mnist_after if full else None
 
 
 # ---- learning-curve ---------------------------------------------------------------------------------

@@ -79,6 +79,18 @@ class Collection:
         """digit -> how many more examples it needs to reach ``wanted`` (digits that have enough omitted)."""
         return {d: wanted - n for d, n in enumerate(self.counts()) if n < wanted}
 
+    def prompt(self, wanted: int = WANTED_PER_DIGIT) -> str:
+        """One sentence (rich text) for My digits: what to collect next, or that it is ready to adapt."""
+        total, needed = sum(self.counts()), self.still_needed(wanted)
+        if total == 0:
+            return ("No digits yet. Draw a digit in the Draw view and press <b>It's a…</b> (or a key 0-9) to "
+                    f"collect it; {wanted} of each digit is a good start.")
+        if needed:
+            parts = ", ".join(f"{n} more {d}{'s' if n != 1 else ''}" for d, n in needed.items())
+            return f"{total} digits collected. Still needed for a good adaptation: {parts}."
+        return (f"{total} digits collected, at least {wanted} of every digit: "
+                "ready to adapt. More examples of the digits it gets wrong help most.")
+
     def _new_path(self, label: int) -> Path:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
         path = self.folder / f"{stamp}_{label}.json"

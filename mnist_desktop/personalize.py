@@ -16,10 +16,17 @@ The method (measured in benchmarks/personalize.py on ten writers, see README.md)
 2. Each of the user's digits is augmented into ``copies`` variants (small rotation, scale, shift, stroke
    thickness), so three examples of a digit cover the ways that person writes it.
 3. Every batch mixes the user's variants with *replay* digits from MNIST's training set (shipped with
-   the package, ``mnist_desktop/data/replay_digits.npz``), so the head keeps reading ordinary digits,
-   and an L2 pull toward the base weights (``anchor``) keeps the change small.
+   the package, ``mnist_desktop/data/replay_digits.npz``; 2,000 of the 3,000) whose targets are the base
+   network's own outputs, so the head keeps reading ordinary digits (``anchor``: an optional L2 pull
+   toward the base weights, off by default).
 4. Batch norm keeps its running statistics (inference mode throughout), so a batch made mostly of one
    writer's digits does not shift how every digit is normalised.
+5. A *class-mean memory*: the mean penultimate features of the user's variants of each digit, as a
+   nearest-mean score, is added to the trained head's outputs with weight ``prototype``. Up to a shift
+   shared by all classes that score is linear in the features, so it is folded exactly into the last
+   dense layer (``fold_prototypes``) and the result stays an ordinary model file. The weight cannot
+   override ordinary digits: it is halved (then quartered, then dropped) until 1,000 held-out MNIST
+   training digits (``guard``) are read as the base network reads them ``agreement`` (99.8%) of the time.
 
 No Qt here: the window and ``mnist-desktop adapt`` call the same functions. Images come from
 ``preprocess.to_mnist`` (drawings rendered by ``app.imageio``), exactly what ``predict`` feeds the network.
@@ -41,8 +48,8 @@ from mnist_desktop.engine.losses import LOSSES, softmax
 from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.optim import Adam
 
-METHOD = "head-finetune+replay"
-METHOD_VERSION = 1
+METHOD = "head-finetune+replay+memory"
+METHOD_VERSION = 2
 REPLAY_FILE = Path(__file__).resolve().parent / "data" / "replay_digits.npz"
 DIGITS = 10
 
@@ -65,8 +72,8 @@ class AdaptSettings:
     copies: int = 16                 # augmented variants of each user example (the original is one of them)
     steps: int = 120                 # optimizer steps
     user_batch: int = 32             # user variants per step
-    replay_batch: int = 64           # replay digits per step
-    replay: int = 1000               # replay digits used (of the 3,000 shipped)
+    replay_batch: int = 128          # replay digits per step
+    replay: int = 2000               # replay digits trained on (of the 3,000 shipped; the rest guard the memory)
     lr: float = 1e-3                 # Adam
     anchor: float = 0.0              # L2 pull toward the base weights (per step: grad += anchor * (W - W0))
     distill: float = 1.0             # replay targets: (1 - distill) * label + distill * the base network's output
@@ -74,6 +81,13 @@ class AdaptSettings:
     max_shift: float = 1.5
     scale_range: tuple[float, float] = (0.88, 1.12)
     max_thickness: float = 0.7
+    augment: tuple[str, ...] = ("rotate", "shift", "scale", "thickness")   # data.augment operations
+    max_shear: float = 0.25
+    elastic_px: float = 1.0
+    prototype: float = 4.0           # weight of the class-mean memory folded into the last layer (0: none)
+    agreement: float = 0.998         # the memory's weight is halved until the guard digits are read as the
+                                     # base network reads them at least this often (ordinary digits stay put)
+    guard: int = 1000                # replay digits not trained on, that check the memory
     seed: int = 0
 
     def validate(self) -> None:
@@ -90,6 +104,7 @@ class AdaptSettings:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["scale_range"] = list(self.scale_range)
+        d["augment"] = list(self.augment)
         return d
 
 
@@ -189,9 +204,10 @@ def augment_examples(images: np.ndarray, copies: int, settings: AdaptSettings,
     variants = np.empty((n * copies, images.shape[1]), np.float32)
     variants[:n] = images
     if copies > 1:
-        variants[n:] = augment_batch(images[src[n:]], rng, ["rotate", "shift", "scale", "thickness"],
+        variants[n:] = augment_batch(images[src[n:]], rng, list(settings.augment),
                                      max_angle=settings.max_angle, max_shift=settings.max_shift,
-                                     scale_range=settings.scale_range, max_thickness=settings.max_thickness)
+                                     scale_range=settings.scale_range, max_thickness=settings.max_thickness,
+                                     max_shear=settings.max_shear, elastic_px=settings.elastic_px)
     return variants, src
 
 
@@ -216,6 +232,7 @@ class AdaptResult:
     head_start: int
     seconds: float
     final_loss: float
+    memory_weight: float = 0.0       # the class-mean memory's weight folded into the last layer (see fold_memory)
 
 
 class _Prepared:
@@ -236,30 +253,33 @@ class _Prepared:
         rng = np.random.default_rng(settings.seed)
         self.rng = rng
         variants, self.src = augment_examples(examples.images, settings.copies, settings, rng)
+        r_images, self.r_labels = np.zeros((0, 784), np.float32), np.zeros(0, np.int64)
+        g_images = r_images                          # replay digits kept out of training: the memory's guard
         if replay is not None and settings.replay > 0 and settings.replay_batch > 0:
-            pick = rng.choice(len(replay.labels), min(settings.replay, len(replay.labels)), replace=False)
+            order = rng.permutation(len(replay.labels))
+            pick, rest = order[:settings.replay], order[settings.replay:]
             r_images, self.r_labels = replay.images[pick], replay.labels[pick]
-        else:
-            r_images, self.r_labels = np.zeros((0, 784), np.float32), np.zeros(0, np.int64)
-        total = len(variants) + len(r_images)
+            g_images = replay.images[rest[:settings.guard]]
         # the trunk runs in inference mode only: its batch norms folded into the convolutions (faster,
         # same outputs); the cut is at the same dense layer (folding removes no dense layer)
         trunk = net.inference_copy()
         trunk_start = head_start(trunk)
-        chunk = 64
-        parts = []
-        done = 0
-        for block in (variants, r_images):
+        blocks, done, total = [], 0, len(variants) + len(r_images) + len(g_images)
+        for block in (variants, r_images, g_images):
             feats = []
-            for i in range(0, len(block), chunk):
-                feats.append(trunk_features(trunk, trunk_start, block[i:i + chunk], chunk, should_stop))
-                done += len(block[i:i + chunk])
+            for i in range(0, len(block), 64):
+                feats.append(trunk_features(trunk, trunk_start, block[i:i + 64], 64, should_stop))
+                done += len(block[i:i + 64])
                 if progress is not None:
                     progress(done, total, "features")
-            parts.append(np.concatenate(feats) if feats else None)
-        self.u_feats = parts[0]
+            blocks.append(np.concatenate(feats) if feats else None)
+        self.u_feats = blocks[0]
         self.u_labels = examples.labels[self.src]
-        self.r_feats = parts[1] if parts[1] is not None else np.zeros((0, self.u_feats.shape[1]), net.dtype)
+        empty = np.zeros((0, self.u_feats.shape[1]), net.dtype)
+        self.r_feats = blocks[1] if blocks[1] is not None else empty
+        self.g_feats = blocks[2] if blocks[2] is not None else empty
+        head = net.layers[self.start:]
+        self.g_base = _head_outputs(head, self.g_feats).argmax(1) if len(self.g_feats) else np.zeros(0, np.int64)
         # replay targets: the label, blended with what the base network answers (its soft output keeps
         # the head's whole function on ordinary digits, not only its argmax)
         self.r_targets = np.eye(DIGITS, dtype=np.float32)[self.r_labels]
@@ -269,6 +289,26 @@ class _Prepared:
                 h = layer.forward(h, False, False)
             self.r_targets = ((1 - settings.distill) * self.r_targets
                               + settings.distill * softmax(h.astype(np.float64)).astype(np.float32))
+
+    def _agrees(self, head: list) -> bool:
+        """Whether the head reads the guard digits as the base network does ``agreement`` of the time."""
+        if not len(self.g_base):
+            return True
+        return bool(np.mean(_head_outputs(head, self.g_feats).argmax(1) == self.g_base) >= self.settings.agreement)
+
+    def fold_memory(self, head: list, uf: np.ndarray, ul: np.ndarray) -> float:
+        """Fold the class-mean memory of the user's variants into the trained head (``fold_prototypes``) with
+        the largest weight of ``prototype``, its half, its quarter for which the guard digits (MNIST training
+        digits the head did not train on) are still read as the base network reads them ``agreement`` of the
+        time; 0 (no memory) if none is. -> the weight."""
+        s, last = self.settings, head[-1]
+        W0, b0 = last.params["W"].copy(), last.params["b"].copy()
+        for weight in (s.prototype, s.prototype / 2, s.prototype / 4):
+            fold_prototypes(head, uf, ul, weight)
+            if self._agrees(head):
+                return weight
+            last.params["W"][...], last.params["b"][...] = W0, b0
+        return 0.0
 
     def fit(self, keep: np.ndarray | None = None, progress: Progress | None = None,
             should_stop: ShouldStop | None = None, seed_offset: int = 0) -> tuple[Network, float]:
@@ -322,9 +362,46 @@ class _Prepared:
             opt.step()
             if progress is not None and (step % 10 == 9 or step == s.steps - 1):
                 progress(step + 1, s.steps, "training")
+        self.memory_weight = self.fold_memory(head, uf, ul) if s.prototype else 0.0
         if not all(np.isfinite(p).all() for _, p, _, _ in slots):
             raise AdaptError("adaptation diverged (the weights overflowed); the base model is unchanged")
         return net, float(loss)
+
+
+def _head_outputs(head: list, feats: np.ndarray) -> np.ndarray:
+    h = feats
+    for layer in head:
+        h = layer.forward(h, False, False)
+    return h
+
+
+def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: float) -> None:
+    """Add a nearest-class-mean memory to the head's last (dense) layer, in place.
+
+    On the penultimate features f (the last layer's input) of the user's variants, class c's memory score
+    is -|f - m_c|^2 / (2 s), m_c the mean of that digit's variants, s the mean squared distance of a variant
+    to its own mean. Up to -|f|^2 / (2 s), the same for every class (softmax ignores it), that is
+    f . m_c / s - |m_c|^2 / (2 s): a linear layer, so ``weight`` times it is added to the last layer's W
+    and b and the model stays an ordinary model file. Digits without examples get the average of the others."""
+    last = head[-1]
+    if last.kind != "dense" or not len(labels):
+        return
+    h = feats
+    for layer in head[:-1]:
+        h = layer.forward(h, False, False)
+    h = h.astype(np.float64)                              # (n, D) penultimate features
+    present = np.unique(labels)
+    means = np.stack([h[labels == c].mean(0) for c in present])          # (C, D)
+    s = float(np.mean(((h - means[np.searchsorted(present, labels)]) ** 2).sum(1))) or 1.0
+    W = np.zeros((h.shape[1], DIGITS))
+    b = np.zeros(DIGITS)
+    W[:, present] = means.T / s
+    b[present] = -(means ** 2).sum(1) / (2 * s)
+    absent = np.setdiff1d(np.arange(DIGITS), present)
+    W[:, absent] = W[:, present].mean(1, keepdims=True)
+    b[absent] = b[present].mean()
+    last.params["W"] += (weight * W).astype(last.params["W"].dtype)
+    last.params["b"] += (weight * b).astype(last.params["b"].dtype)
 
 
 def adapt(net: Network, examples: Examples, *, replay: Replay | None = None,
@@ -339,7 +416,7 @@ def adapt(net: Network, examples: Examples, *, replay: Replay | None = None,
     prep = _Prepared(net, examples, replay, settings, progress, should_stop)
     new, loss = prep.fit(progress=progress, should_stop=should_stop)
     return AdaptResult(new, net, settings, len(examples), [int(c) for c in examples.counts()], prep.start,
-                       time.perf_counter() - t0, loss)
+                       time.perf_counter() - t0, loss, prep.memory_weight)
 
 
 # ---- honest before / after --------------------------------------------------------------------------
@@ -459,6 +536,7 @@ def adapted_spec(result: AdaptResult, base_spec: dict, base_path: str | Path | N
         "per_digit": result.counts,
         "adapted_layers": f"{result.head_start}-{len(result.net.layers) - 1}",
         "settings": result.settings.to_dict(),
+        "memory_weight": result.memory_weight,
         "seconds": round(result.seconds, 2),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -2,6 +2,7 @@
 Back to the original. The app data folder is a temp folder (conftest sets XDG_DATA_HOME)."""
 
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from PySide6.QtCore import Qt
 from mnist_desktop import personalize
 from mnist_desktop.app.main_window import MainWindow
 from mnist_desktop.app.state import app_data_dir
+from mnist_desktop.confidence import calibration_path
 from mnist_desktop.drawing import Drawing, read_drawing
+from mnist_desktop.engine.serialize import load
 from mnist_desktop.shipped import EXAMPLES_DIR, resolve_model
 
 
@@ -53,6 +56,7 @@ def misread(window) -> tuple[int, float]:
 def test_the_whole_loop_draw_correct_collect_adapt_read_back(window, qtbot):
     view, digits = window.draw_view, window.my_digits_view
     base = window.state.model
+    switch = sys.getswitchinterval()
     digit, angle = misread(window)
     wrong = turned(digit, angle)
     # correct it: "It's a <digit>" saves it into My digits and clears the canvas
@@ -90,6 +94,12 @@ def test_the_whole_loop_draw_correct_collect_adapt_read_back(window, qtbot):
         pass
     assert "before" in digits.own_label.text() and "after" in digits.own_label.text()
     assert "MNIST test" in digits.mnist_label.text()
+    # the adapted model got its own calibration, and the Draw view uses it
+    checked = window.state.model
+    assert checked.path == adapted.path and calibration_path(adapted.path).is_file()
+    assert view.refresh_now().verdict.calibrated
+    assert load(adapted.path)[1]["adaptation"]["check"]["own_digits"]["n"] == 12
+    assert sys.getswitchinterval() == switch            # set short only while the jobs ran
     # back to the original: one click
     qtbot.mouseClick(digits.back_button, Qt.LeftButton)
     assert window.state.model.path == base.path

@@ -177,6 +177,9 @@ def test_cli_adapt_round_trip(tmp_path, capsys):
     assert cli.main(["predict", "--model", str(out), "--json", *map(str, sorted(folder.glob("*.json")))]) == 0
     lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert all(r["digit"] == personalize.label_from_name(r["file"]) for r in lines)
+    # with its own calibration beside it ("not a digit" / "unsure" use the adapted weights' scores)
+    assert report["calibration"] == str(out.with_suffix(".calib"))
+    assert all(r["calibrated"] and r["verdict"] == "digit" for r in lines)
     # adapting the adapted model starts again from its base
     out2 = tmp_path / "again.npz"
     assert cli.main(["adapt", str(folder), "--model", str(out), "--out", str(out2), "--json"]) == 0
@@ -196,3 +199,44 @@ def test_cli_adapt_bad_files_write_nothing(tmp_path, capsys):
     assert err[-1].endswith("nothing was written")
     assert not out.exists() and not list(tmp_path.glob("*.npz"))
     assert cli.main(["adapt", str(folder / "0000_1.json"), "--model", "mlp", "--out", str(tmp_path / "y.txt")]) == 2
+
+
+def test_the_class_mean_memory_is_folded_into_the_last_layer_exactly(mlp):
+    """fold_prototypes adds weight * (-|f - m_c|^2 / 2s) to the outputs, up to a shift shared by all
+    classes (so the probabilities are those of the blend); a digit without examples gets the mean."""
+    net, _ = mlp
+    net = net.copy()
+    head = net.layers[personalize.head_start(net):]
+    rng = np.random.default_rng(0)
+    feats = rng.random((40, head[0].params["W"].shape[0])).astype(np.float32)
+    labels = np.repeat(np.arange(8), 5)                    # digits 8 and 9 have no examples
+
+    def outputs_and_penultimate(x):
+        h = x
+        for layer in head[:-1]:
+            h = layer.forward(h, False, False)
+        return head[-1].forward(h, False, False).astype(np.float64), h.astype(np.float64)
+
+    before, f = outputs_and_penultimate(feats)
+    personalize.fold_prototypes(head, feats, labels, 0.7)
+    after, _ = outputs_and_penultimate(feats)
+    means = np.stack([f[labels == c].mean(0) for c in range(8)])
+    s = np.mean(((f - means[labels]) ** 2).sum(1))
+    memory = -((f[:, None, :] - means[None]) ** 2).sum(2) / (2 * s)             # (n, 8)
+    shift = (f ** 2).sum(1, keepdims=True) / (2 * s)
+    np.testing.assert_allclose((after - before)[:, :8], 0.7 * (memory + shift), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose((after - before)[:, 8], 0.7 * (memory + shift).mean(1), rtol=1e-3, atol=1e-3)
+
+
+def test_the_memory_cannot_override_ordinary_digits(subset, mlp):
+    """An absurd memory weight is cut (halved, quartered, or dropped) until the held-out replay digits are
+    read as the base network reads them (agreement), so MNIST digits keep their reading."""
+    net, _ = mlp
+    x, y = styled(subset.x_test), subset.y_test
+    ex = pick(y, 3)
+    results = [personalize.adapt(net, personalize.Examples(x[ex], y[ex]), replay=personalize.load_replay(),
+                                 settings=personalize.AdaptSettings(prototype=p, agreement=0.998, steps=30))
+               for p in (0.0, 1e4)]
+    assert results[0].memory_weight == 0 and results[1].memory_weight in (0.0, 2.5e3)   # 1e4, 5e3 overrode them
+    plain, memory = (r.net.predict(subset.x_test) for r in results)
+    assert np.mean(memory == plain) >= 0.99

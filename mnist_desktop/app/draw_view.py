@@ -27,7 +27,7 @@ from mnist_desktop.app.draw_models import OPEN_MODEL_TEXT, ModelPickerMixin, _Ch
 from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  # noqa: F401 (tests, benchmarks)
 from mnist_desktop.app.imageio import PREDICT_MAX_SIDE, load_image
 from mnist_desktop.app.jobs import Job, JobRunner
-from mnist_desktop.app.my_digits_view import LabelRow
+from mnist_desktop.app.digit_thumbs import LabelRow
 from mnist_desktop.app.reflow import Reflow, scrolling_page
 from mnist_desktop.app.focus_ring import FocusRing
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir

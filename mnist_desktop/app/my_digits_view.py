@@ -1,130 +1,50 @@
-"""Teach it your handwriting: the "It's a…" row of the Draw view and the My digits view.
+"""Teach it your handwriting: the My digits view (the collection, Adapt, Back to the original, what it did).
 
-    row = LabelRow()                           # ten digit buttons (and keys 0-9): label_chosen(int)
     view = MyDigitsView(state)                 # the collection, Adapt, Back to the original, before/after
-    view.collect(drawing, 7)                   # what the row does with the Draw view's strokes
+    view.collect(drawing, 7)                   # what the Draw view's "It's a…" row does with its strokes
 
-The maths is in ``mnist_desktop.personalize`` and the files in ``mnist_desktop.collection``; this module
-builds widgets, runs the work on ``jobs.JobRunner`` threads and shows what comes back.
+The maths is in ``mnist_desktop.personalize`` and ``mnist_desktop.adapt_check``, the files in
+``mnist_desktop.collection``, the thumbnails and the "It's a…" row in ``app.digit_thumbs``, the Adapt and
+"What it did" column in ``app.adapt_panel``; this module builds the view, runs the work on
+``jobs.JobRunner`` threads and shows what comes back.
 
 Adapting: the current model (or, if it is itself adapted, its base) learns from the whole collection on a
 worker thread; the result is saved in the app data folder's ``adapted-models`` and made current at once,
-so the Draw view reads with it. Then a second job measures it honestly: each of the user's digits read
-by a model adapted without it (k-fold), and the MNIST test set before and after when it is found.
+so the Draw view reads with it. Then a second job gives it a calibration (``NEW.calib`` beside it, so
+"not a digit" and "unsure" work for the new weights) and a third measures it honestly: each of the
+user's digits read by a model adapted without it (k-fold), and the MNIST test set before and after when
+it is found; the adapted model's file then records its MNIST test accuracy, like any trained model's.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QIcon, QImage, QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
-                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QBoxLayout, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QVBoxLayout, QWidget)
 
+from mnist_desktop import adapt_check
 from mnist_desktop import collection as coll_mod
 from mnist_desktop import personalize
+from mnist_desktop.app.adapt_panel import AdaptPanel
+from mnist_desktop.app.reflow import Reflow, scrolling_page
+from mnist_desktop.app.digit_thumbs import DigitStrip, count_text
 from mnist_desktop.app.imageio import render_drawing
 from mnist_desktop.app.jobs import JobRunner
-from mnist_desktop.app.reflow import Reflow, scrolling_page
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
-from mnist_desktop.app.style import ACCENT, MUTED_TEXT, RIGHT_COLOR, WRONG_COLOR
 from mnist_desktop.app.widgets import MessageBanner
+from mnist_desktop.confidence import calibration_path
 from mnist_desktop.drawing import read_drawing
-from mnist_desktop.engine.serialize import ModelFileError, load, save
+from mnist_desktop.engine.serialize import ModelFileError, save
 from mnist_desktop.preprocess import to_mnist
 
-THUMB = 44            # thumbnail side: the 28x28 the network sees, enlarged
-CV_FOLDS = 4      # before/after on the user's digits: 4 fits, each without a quarter of them
-
-
-def image_pixmap(image28: np.ndarray, side: int = THUMB) -> QPixmap:
-    """A 28x28 float image in [0, 1] (white on black) -> a ``side`` x ``side`` pixmap, sharp pixels."""
-    a = np.ascontiguousarray(np.clip(np.round(np.asarray(image28).reshape(28, 28) * 255), 0, 255).astype(np.uint8))
-    img = QImage(a.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(img.scaled(side, side, Qt.IgnoreAspectRatio, Qt.FastTransformation))
-
-
-class LabelRow(QWidget):
-    """"It's a…" and ten digit buttons; keys 0-9 press them while the row is visible.
-
-    Signals: label_chosen(int)."""
-
-    label_chosen = Signal(int)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(3)
-        title = QLabel("It's a…")
-        title.setToolTip("Tell the app which digit you drew (keys 0-9): it goes into My digits, "
-                         "and the canvas clears for the next one")
-        layout.addWidget(title)
-        self.buttons: list[QToolButton] = []
-        for d in range(10):
-            b = QToolButton()
-            b.setText(str(d))
-            b.setMinimumWidth(26)
-            b.setToolTip(f"It's a {d} ({d}): add this drawing to My digits as a {d} and clear the canvas")
-            b.clicked.connect(lambda checked=False, d=d: self.label_chosen.emit(d))
-            layout.addWidget(b)
-            self.buttons.append(b)
-            shortcut = QShortcut(QKeySequence(str(d)), self)   # parented here: only while the Draw view shows
-            shortcut.activated.connect(lambda d=d: self.label_chosen.emit(d))
-        self.count_label = QLabel()
-        self.count_label.setStyleSheet(f"color: {MUTED_TEXT};")
-        layout.addSpacing(6)
-        layout.addWidget(self.count_label, 1)
-
-    def set_count(self, n: int) -> None:
-        self.count_label.setText(f"{n} in My digits")
-
-
-class _DigitStrip(QListWidget):
-    """One digit's thumbnails, in a horizontal strip. Del deletes the selection and Ctrl+Z undoes, here
-    rather than the window's Edit › Clear / Undo (which act on the Draw view's canvas)."""
-
-    delete_requested = Signal()
-    undo_requested = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setViewMode(QListView.IconMode)
-        self.setFlow(QListView.LeftToRight)
-        self.setWrapping(False)
-        self.setMovement(QListView.Static)
-        self.setIconSize(QSize(THUMB, THUMB))
-        self.setSpacing(2)
-        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setFixedHeight(THUMB + 12 + self.horizontalScrollBar().sizeHint().height())
-
-    def _own_key(self, event) -> str | None:
-        if event.matches(QKeySequence.Undo):
-            return "undo"
-        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and not event.modifiers():
-            return "delete"
-        return None
-
-    def event(self, event) -> bool:
-        if event.type() == QEvent.ShortcutOverride and self._own_key(event):
-            event.accept()                   # the key comes to keyPressEvent, not to a window shortcut
-            return True
-        return super().event(event)
-
-    def keyPressEvent(self, event) -> None:
-        what = self._own_key(event)
-        if what == "delete":
-            self.delete_requested.emit()
-        elif what == "undo":
-            self.undo_requested.emit()
-        else:
-            super().keyPressEvent(event)
+CV_FOLDS = 4          # before/after on the user's digits: 4 fits, each without a quarter of them
+SWITCH_INTERVAL = 0.001   # seconds: how often a busy worker thread hands the GIL back while a job runs
 
 
 class MyDigitsView(QWidget):
@@ -133,7 +53,8 @@ class MyDigitsView(QWidget):
 
     Signals:
         adapted(LoadedModel): an adapted model was saved and made current.
-        checked(object): the before/after measurement finished (a dict, see ``last_check``).
+        checked(object): the before/after measurement finished (an ``adapt_check.Check``, also ``last_check``).
+        collection_changed(int): the number of collected digits.
     """
 
     adapted = Signal(object)
@@ -152,12 +73,33 @@ class MyDigitsView(QWidget):
         self._base: LoadedModel | None = None          # what "Back to the original" goes back to
         self._replay: personalize.Replay | None = None
         self._mnist_base: dict[str, float] = {}        # base path -> MNIST test accuracy (measured once)
-        self.last_check: dict | None = None
+        self._switch_interval: float | None = None     # sys.getswitchinterval() while no job runs
+        self.last_check: adapt_check.Check | None = None
         self.settings = personalize.AdaptSettings()   # the measured defaults (tests may use a quicker one)
 
         self.banner = MessageBanner()
-        ## top: where the files are, import / export
-        self.folder_label = QLabel()
+        self.panel = AdaptPanel()
+        for name in ("model_label", "adapt_button", "cancel_button", "back_button", "progress", "status",
+                     "own_label", "mnist_label", "fixed_label", "fixed_strip"):
+            setattr(self, name, getattr(self.panel, name))
+        body = QBoxLayout(QBoxLayout.LeftToRight)   # the adapt panel under the digits in a narrow window
+        body.addLayout(self._build_strips(), 1)
+        body.addWidget(self.panel)
+        # stacked, the panel spans the width (its wrapped labels then need the height the page gives)
+        self.reflow = Reflow(self, body, changed=lambda stacked: self.panel.setMaximumWidth(
+            (1 << 24) - 1 if stacked else 440))
+        outer = QVBoxLayout(scrolling_page(self))   # a small window scrolls the view
+        outer.addWidget(self.banner)
+        outer.addLayout(self._build_top())
+        outer.addWidget(self.prompt)
+        outer.addLayout(body, 1)
+        self._connect()
+        self.refresh()
+        self._on_state_model_changed(self.state.model)
+
+    def _build_top(self) -> QHBoxLayout:
+        """Where the files are; import / export / open folder; the "still needed" prompt."""
+        self.folder_label = QLabel(f"Your digits are kept in <code>{self.collection.folder}</code>")
         self.folder_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.folder_label.setWordWrap(True)
         self.import_button = QPushButton("Import folder…")
@@ -172,16 +114,18 @@ class MyDigitsView(QWidget):
             top.addWidget(b)
         self.prompt = QLabel()
         self.prompt.setWordWrap(True)
+        return top
 
-        ## left: a strip per digit
+    def _build_strips(self) -> QVBoxLayout:
+        """A strip of thumbnails per digit with its count, and Delete / Undo under them."""
         grid = QGridLayout()
         grid.setVerticalSpacing(2)
-        self.strips: list[_DigitStrip] = []
+        self.strips: list[DigitStrip] = []
         self.count_labels: list[QLabel] = []
         for d in range(10):
             head = QLabel()
             head.setMinimumWidth(70)
-            strip = _DigitStrip()
+            strip = DigitStrip()
             strip.itemSelectionChanged.connect(self._update_buttons)
             strip.delete_requested.connect(self.delete_selected)
             strip.undo_requested.connect(self.undo_delete)
@@ -205,72 +149,9 @@ class MyDigitsView(QWidget):
         left = QVBoxLayout()
         left.addWidget(scroll, 1)
         left.addLayout(edit)
+        return left
 
-        ## right: adapt
-        self.model_label = QLabel()
-        self.model_label.setWordWrap(True)
-        self.adapt_button = QPushButton("Adapt to my digits")
-        self.adapt_button.setToolTip("Fine-tune the current model on My digits (a few seconds, in the background); "
-                                     "the result is saved as a new model and used at once")
-        self.cancel_button = QPushButton("Cancel")
-        self.back_button = QPushButton("Back to the original")
-        self.back_button.setToolTip("Use the model the adaptation started from again")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setTextVisible(True)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.adapt_button, 1)
-        buttons.addWidget(self.cancel_button)
-        adapt_box = QGroupBox("Teach the model your handwriting")
-        a = QVBoxLayout(adapt_box)
-        a.addWidget(self.model_label)
-        a.addLayout(buttons)
-        a.addWidget(self.progress)
-        a.addWidget(self.status)
-        a.addWidget(self.back_button)
-
-        self.own_label = QLabel("—")
-        self.mnist_label = QLabel("—")
-        for lab in (self.own_label, self.mnist_label):
-            lab.setWordWrap(True)
-            lab.setTextFormat(Qt.RichText)
-        self.fixed_label = QLabel("Read wrong before, right after:")
-        self.fixed_label.setWordWrap(True)
-        self.fixed_strip = QListWidget()
-        self.fixed_strip.setViewMode(QListView.IconMode)
-        self.fixed_strip.setIconSize(QSize(THUMB, THUMB))
-        self.fixed_strip.setMovement(QListView.Static)
-        self.fixed_strip.setResizeMode(QListView.Adjust)
-        self.fixed_strip.setSelectionMode(QAbstractItemView.NoSelection)
-        self.fixed_strip.setMinimumHeight(2 * THUMB + 40)
-        result_box = QGroupBox("What it did")
-        r = QVBoxLayout(result_box)
-        r.addWidget(self.own_label)
-        r.addWidget(self.mnist_label)
-        r.addWidget(self.fixed_label)
-        r.addWidget(self.fixed_strip, 1)
-        right = QVBoxLayout()
-        right.addWidget(adapt_box)
-        right.addWidget(result_box, 1)
-        right_w = QWidget()
-        right_w.setLayout(right)
-        right_w.setMinimumWidth(330)
-        right_w.setMaximumWidth(440)
-
-        body = QBoxLayout(QBoxLayout.LeftToRight)   # the adapt panel under the digits in a narrow window
-        body.addLayout(left, 1)
-        body.addWidget(right_w)
-        # stacked, the adapt panel spans the width (its wrapped labels then need the height the page gives)
-        self.reflow = Reflow(self, body, changed=lambda stacked: right_w.setMaximumWidth((1 << 24) - 1 if stacked
-                                                                                         else 440))
-        outer = QVBoxLayout(scrolling_page(self))   # a small window scrolls the view
-        outer.addWidget(self.banner)
-        outer.addLayout(top)
-        outer.addWidget(self.prompt)
-        outer.addLayout(body, 1)
-
+    def _connect(self) -> None:
         self.import_button.clicked.connect(self.ask_import)
         self.export_button.clicked.connect(self.ask_export)
         self.open_button.clicked.connect(self.open_folder)
@@ -279,14 +160,10 @@ class MyDigitsView(QWidget):
         self.adapt_button.clicked.connect(self.start_adapt)
         self.cancel_button.clicked.connect(self.cancel_adapt)
         self.back_button.clicked.connect(self.back_to_original)
-        self.runner.progressed.connect(self._on_job_progressed)
+        self.runner.progressed.connect(lambda job, values: self.panel.show_progress(*values))
         self.runner.finished.connect(self._on_job_finished)
-        self.runner.busy_changed.connect(lambda busy: self._update_buttons())
+        self.runner.busy_changed.connect(self._on_runner_busy_changed)
         self.state.model_changed.connect(self._on_state_model_changed)
-        self.folder_label.setText(f"Your digits are kept in <code>{self.collection.folder}</code>")
-        self.progress.hide()
-        self.refresh()
-        self._on_state_model_changed(self.state.model)
 
     # ---- the collection -----------------------------------------------------------------------------
 
@@ -320,38 +197,15 @@ class MyDigitsView(QWidget):
         for item in items:
             by_digit[item.label].append(item)
         for d in range(10):
-            strip = self.strips[d]
-            strip.clear()
-            for item in by_digit[d]:
-                image = self.image_of(item.path)
-                w = QListWidgetItem()
-                if image is not None:
-                    w.setIcon(QIcon(image_pixmap(image)))
-                w.setToolTip(item.path.name)
-                w.setData(Qt.UserRole, str(item.path))
-                strip.addItem(w)
-            n = len(by_digit[d])
-            color = RIGHT_COLOR if n >= coll_mod.WANTED_PER_DIGIT else WRONG_COLOR if n == 0 else MUTED_TEXT
-            self.count_labels[d].setText(f"<b style='font-size:15pt'>{d}</b><br>"
-                                         f"<span style='color:{color}'>{n} example{'s' if n != 1 else ''}</span>")
-        needed = self.collection.still_needed()
-        total = len(items)
-        if total == 0:
-            text = ("No digits yet. Draw a digit in the Draw view and press <b>It's a…</b> (or a key 0-9) to "
-                    f"collect it; {coll_mod.WANTED_PER_DIGIT} of each digit is a good start.")
-        elif needed:
-            parts = ", ".join(f"{n} more {d}{'s' if n != 1 else ''}" for d, n in needed.items())
-            text = f"{total} digits collected. Still needed for a good adaptation: {parts}."
-        else:
-            text = (f"{total} digits collected, at least {coll_mod.WANTED_PER_DIGIT} of every digit: "
-                    "ready to adapt. More examples of the digits it gets wrong help most.")
-        self.prompt.setText(text)
+            self.strips[d].set_items([(item.path, self.image_of(item.path)) for item in by_digit[d]])
+            self.count_labels[d].setText(count_text(d, len(by_digit[d]), coll_mod.WANTED_PER_DIGIT))
+        self.prompt.setText(self.collection.prompt())
         problems = self.collection.problems()
         if problems:
             self.banner.show_message(f"{len(problems)} file(s) in the folder are not labelled drawings and are "
                                      f"left out, e.g. {problems[0]}", "warning")
         self._update_buttons()
-        self.collection_changed.emit(total)
+        self.collection_changed.emit(len(items))
 
     def selected_paths(self) -> list[Path]:
         return [Path(it.data(Qt.UserRole)) for strip in self.strips for it in strip.selectedItems()]
@@ -435,13 +289,10 @@ class MyDigitsView(QWidget):
         return model
 
     def start_adapt(self) -> bool:
-        model = self.state.model
-        if model is None:
-            self.banner.show_message("No model is loaded: pick one in the Draw view first.", "warning")
-            return False
-        examples = self.examples()
-        if len(examples) == 0:
-            self.banner.show_message("My digits is empty: collect some digits in the Draw view first.", "warning")
+        model, examples = self.state.model, self.examples()
+        if model is None or len(examples) == 0:
+            self.banner.show_message("No model is loaded: pick one in the Draw view first." if model is None else
+                                     "My digits is empty: collect some digits in the Draw view first.", "warning")
             return False
         try:
             base = self._base_for(model)
@@ -452,8 +303,7 @@ class MyDigitsView(QWidget):
             return False
         self._base = base
         replay, out_dir, settings = self._replay, self.models_dir, self.settings
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = out_dir / f"{base.name}-mine-{stamp}.npz"
+        out = out_dir / f"{base.name}-mine-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.npz"
 
         def work(job):
             result = personalize.adapt(base.net, examples, replay=replay, settings=settings,
@@ -468,14 +318,14 @@ class MyDigitsView(QWidget):
 
         self.runner.start("adapt", work, base=base, examples=examples)
         self.status.setText(f"Adapting {base.name} to {len(examples)} digits…")
-        self.progress.setValue(0)
-        self.progress.show()
+        self.panel.show_progress("features", 0, 1)
         self.banner.dismiss()
         return True
 
     def cancel_adapt(self) -> None:
-        if self.runner.cancel("adapt") or self.runner.cancel("check"):
-            self.status.setText("Cancelled; nothing was saved." if not self.last_check else "Cancelled.")
+        stopped = [kind for kind in ("adapt", "calibrate", "check") if self.runner.cancel(kind)]
+        if stopped:
+            self.status.setText("Cancelled; nothing was saved." if stopped[0] == "adapt" else "Cancelled.")
         self.progress.hide()
 
     def back_to_original(self) -> bool:
@@ -490,47 +340,57 @@ class MyDigitsView(QWidget):
         self.state.set_model(base)
         return True
 
+    def _start_calibration(self, base: LoadedModel, adapted: LoadedModel, examples: personalize.Examples) -> None:
+        """The adapted weights' own calibration, written beside the model file (see adapt_check)."""
+        replay = self._replay
+
+        def work(job):
+            job.report("calibrating", 0, 1)
+            cal = adapt_check.adapted_calibration(adapted.net, replay, examples, should_stop=job.is_cancelled)
+            cal.save(calibration_path(adapted.path))
+            return cal
+
+        self.runner.start("calibrate", work, base=base, adapted=adapted, examples=examples)
+
     def _start_check(self, base: LoadedModel, adapted: LoadedModel, examples: personalize.Examples) -> None:
         replay, cache, settings = self._replay, self._mnist_base, self.settings
         key = str(base.path)
 
         def work(job):
-            out: dict = {}
-            if len(examples) >= 2:
-                cv = personalize.cross_validate(base.net, examples, replay=replay, settings=settings, folds=CV_FOLDS,
-                                                progress=lambda d, t, w: job.report(w, d, t),
-                                                should_stop=job.is_cancelled)
-                out["own"] = cv
+            from mnist_desktop.data import DatasetError, load_dataset
+
             try:
-                from mnist_desktop.data import DatasetError, load_dataset
-                from mnist_desktop.evaluation import evaluate
-
                 data = load_dataset("mnist", test_only=True)
+                test = (data.x_test, data.y_test)
             except (DatasetError, ValueError) as exc:
-                out["mnist_problem"] = str(exc).split(". ")[0]
-                return out
-            stop = job.is_cancelled
-            if key not in cache or base.path is None:
-                r = evaluate(base.net, data.x_test, data.y_test, should_stop=stop,
-                             progress=lambda d, t: job.report("MNIST test, original", d, t))
-                if r is None:
-                    raise personalize.AdaptCancelled()
-                cache[key] = r.accuracy
-            r = evaluate(adapted.net, data.x_test, data.y_test, should_stop=stop,
-                         progress=lambda d, t: job.report("MNIST test, adapted", d, t))
-            if r is None:
-                raise personalize.AdaptCancelled()
-            out["mnist"] = (cache[key], r.accuracy, len(data.y_test))
-            return out
+                data, test = None, None
+                problem = str(exc).split(". ")[0]
+            check = adapt_check.measure(base.net, adapted.net, examples, replay=replay, settings=settings,
+                                        folds=CV_FOLDS, test=test, mnist_before=cache.get(key) if base.path else None,
+                                        report=job.report, should_stop=job.is_cancelled)
+            if test is None:
+                check.mnist_problem = problem
+            else:
+                cache[key] = check.mnist_before
+            spec = dict(adapted.spec)
+            spec["adaptation"] = {**spec["adaptation"], "check": check.to_dict()}
+            if data is not None and data.name == "mnist" and len(data.y_test) == 10_000:
+                spec["test_accuracy"] = check.mnist_after       # what the model picker shows, like any model's
+            save(adapted.net, adapted.path, spec)
+            return check, spec
 
-        self.runner.start("check", work, examples=examples, adapted=adapted)
-        self.progress.setValue(0)
-        self.progress.show()
+        self.runner.start("check", work, base=base, examples=examples, adapted=adapted)
 
-    def _on_job_progressed(self, job, values) -> None:
-        what, done, total = values
-        self.progress.setValue(int(100 * done / max(total, 1)))
-        self.progress.setFormat(f"{what} %p%")
+    def _on_runner_busy_changed(self, busy: bool) -> None:
+        # The jobs' NumPy work holds the GIL between calls; a short switch interval (default 5 ms) lets the
+        # UI thread in between them, so the Draw view keeps drawing while the model adapts.
+        if busy and self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL)
+        elif not busy and self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
+        self._update_buttons()
 
     def _on_job_finished(self, job) -> None:
         self.progress.hide()
@@ -539,7 +399,8 @@ class MyDigitsView(QWidget):
             return
         if job.error is not None:
             self.status.setText("")
-            self.banner.show_message(f"{'Adapting' if job.kind == 'adapt' else 'Measuring'} failed: {job.error}")
+            what = {"adapt": "Adapting", "calibrate": "Calibrating the adapted model"}.get(job.kind, "Measuring")
+            self.banner.show_message(f"{what} failed: {job.error}")
             return
         if job.kind == "adapt":
             result, spec, out = job.result
@@ -549,53 +410,33 @@ class MyDigitsView(QWidget):
                                 f"{result.seconds:.1f} s; saved as {out.name} and selected in the Draw view. "
                                 "Measuring what it did…")
             self.adapted.emit(loaded)
-            self._start_check(job.info["base"], loaded, job.info["examples"])
+            self._start_calibration(job.info["base"], loaded, job.info["examples"])
+        elif job.kind == "calibrate":
+            self._reselect(job.info["adapted"], job.info["adapted"].spec)
+            self._start_check(job.info["base"], job.info["adapted"], job.info["examples"])
         else:
-            self._show_check(job.result, job.info["examples"])
+            check, spec = job.result
+            self._reselect(job.info["adapted"], spec)
+            self.last_check = check
+            self.panel.show_check(check, job.info["examples"])
+            self.status.setText(self.status.text().replace(" Measuring what it did…", ""))
+            self.checked.emit(check)
 
-    def _show_check(self, out: dict, examples: personalize.Examples) -> None:
-        self.last_check = out
-        self.fixed_strip.clear()
-        cv = out.get("own")
-        if cv is None:
-            self.own_label.setText("Your digits: collect at least two to measure before/after.")
-        else:
-            self.own_label.setText(
-                f"Your {cv.n} digits, each read by a model adapted <i>without</i> it ({cv.folds}-fold):<br>"
-                f"before <b>{cv.before_accuracy * 100:.1f}%</b> → after "
-                f"<b style='color:{ACCENT}'>{cv.after_accuracy * 100:.1f}%</b>"
-                f" ({len(cv.fixed)} fixed, {len(cv.broken)} broken)")
-            for i in cv.fixed:
-                w = QListWidgetItem(QIcon(image_pixmap(examples.images[i])),
-                                    f"{int(cv.before[i])} → {int(cv.after[i])}")
-                w.setToolTip(Path(examples.names[i]).name if examples.names else "")
-                self.fixed_strip.addItem(w)
-            self.fixed_label.setText("Read wrong before, right after:" if len(cv.fixed) else
-                                     "No digit flipped from wrong to right (it read them all right already, or "
-                                     "the examples disagree).")
-        if "mnist" in out:
-            before, after, n = out["mnist"]
-            color = WRONG_COLOR if after < before - 0.005 else RIGHT_COLOR
-            self.mnist_label.setText(f"MNIST test ({n:,} digits): original <b>{before * 100:.2f}%</b>, adapted "
-                                     f"<b style='color:{color}'>{after * 100:.2f}%</b>")
-        else:
-            self.mnist_label.setText(f"MNIST test: not measured: the test set was not found "
-                                     f"({out.get('mnist_problem', '')}). Download it in the Train view.")
-        self.status.setText(self.status.text().replace(" Measuring what it did…", ""))
-        self.checked.emit(out)
+    def _is_adapted_current(self, adapted: LoadedModel) -> bool:
+        model = self.state.model
+        return model is not None and model.path == adapted.path
+
+    def _reselect(self, adapted: LoadedModel, spec: dict) -> None:
+        """The adapted model, now with its calibration file or measured accuracy, made current again (a new
+        LoadedModel: the Draw view looks its calibration up and the picker shows the accuracy), if the
+        user has not switched to another model meanwhile."""
+        if self._is_adapted_current(adapted):
+            self.state.set_model(LoadedModel.from_network(adapted.net, spec, adapted.path))
 
     # ---- state ------------------------------------------------------------------------------------------
 
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
-        if model is None:
-            self.model_label.setText("No model loaded.")
-        elif personalize.is_adapted(model.spec):
-            info = model.spec["adaptation"]
-            self.model_label.setText(f"Current model: <b>{model.name}</b>, adapted from "
-                                     f"{info.get('base', {}).get('name')} to {info.get('examples')} digits. "
-                                     "Adapting again starts from that model.")
-        else:
-            self.model_label.setText(f"Current model: <b>{model.name}</b> ({model.description})")
+        self.panel.show_model(model)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

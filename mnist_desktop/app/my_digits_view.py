@@ -32,7 +32,7 @@ from mnist_desktop import adapt_check
 from mnist_desktop import collection as coll_mod
 from mnist_desktop import personalize
 from mnist_desktop.app.adapt_panel import AdaptPanel
-from mnist_desktop.app.reflow import Reflow, scrolling_page
+from mnist_desktop.app.reflow import reflowing_page
 from mnist_desktop.app.digit_thumbs import DigitStrip, count_text
 from mnist_desktop.app.imageio import render_drawing
 from mnist_desktop.app.jobs import JobRunner
@@ -82,13 +82,10 @@ class MyDigitsView(QWidget):
         for name in ("model_label", "adapt_button", "cancel_button", "back_button", "progress", "status",
                      "own_label", "mnist_label", "fixed_label", "fixed_strip"):
             setattr(self, name, getattr(self.panel, name))
-        body = QBoxLayout(QBoxLayout.LeftToRight)   # the adapt panel under the digits in a narrow window
+        body = QBoxLayout(QBoxLayout.LeftToRight)
         body.addLayout(self._build_strips(), 1)
         body.addWidget(self.panel)
-        # stacked, the panel spans the width (its wrapped labels then need the height the page gives)
-        self.reflow = Reflow(self, body, changed=lambda stacked: self.panel.setMaximumWidth(
-            (1 << 24) - 1 if stacked else 440))
-        outer = QVBoxLayout(scrolling_page(self))   # a small window scrolls the view
+        outer = reflowing_page(self, body, changed=self.panel.set_stacked)   # narrow: panel below; small: scrolls
         outer.addWidget(self.banner)
         outer.addLayout(self._build_top())
         outer.addWidget(self.prompt)

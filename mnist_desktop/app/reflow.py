@@ -127,3 +127,10 @@ def size_by_current_page(stack) -> None:
 
     stack.currentChanged.connect(follow)
     follow(stack.currentIndex())
+
+
+def reflowing_page(view: QWidget, body: QBoxLayout, changed=None) -> QVBoxLayout:
+    """``scrolling_page`` and ``Reflow(view, body, changed=...)`` (kept as ``view.reflow``) in one: returns the
+    page's vertical layout, for the view to add ``body`` (and whatever goes above it) to."""
+    view.reflow = Reflow(view, body, changed=changed)
+    return QVBoxLayout(scrolling_page(view))

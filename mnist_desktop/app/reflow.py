@@ -100,7 +100,7 @@ class ScrollingPage(QScrollArea):
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.widget() and event.type() == QEvent.LayoutRequest:
-            QTimer.singleShot(0, self.fit)          # once the page's layout has its new least size
+            QTimer.singleShot(0, self, self.fit)    # once the page's layout has its new least size
         return super().eventFilter(obj, event)
 
 

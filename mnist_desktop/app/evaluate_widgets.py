@@ -219,10 +219,14 @@ class PerClassChart(pg.PlotWidget):
         if getattr(self, "_per_class", None) is not None:   # the value labels' decimals follow the width of a bar
             self.set_accuracy(self._per_class)
 
-    def _decimals(self) -> int:
-        """1 ("99.4") where a bar has room for it, else 0 ("99"): labels never run into each other."""
-        room = self.getPlotItem().getViewBox().width() / 10
-        return 1 if room >= self.fontMetrics().horizontalAdvance("100.0") + 4 else 0
+    def _label_font(self) -> QFont:
+        """The value labels' font, smaller where a bar is narrower than "99.9": labels never run together."""
+        font = QFont(self.font())
+        room = self.getPlotItem().getViewBox().width() / 10 - 3
+        need = self.fontMetrics().horizontalAdvance("99.9")
+        if 0 < room < need:
+            font.setPointSizeF(max(5.0, font.pointSizeF() * room / need))
+        return font
 
     def set_accuracy(self, per_class: np.ndarray | None) -> None:
         """(10,) accuracies 0..1 (nan: no test digit of that class), or None for no bars."""
@@ -239,8 +243,10 @@ class PerClassChart(pg.PlotWidget):
         brushes = [QColor(WRONG_COLOR) if i == worst else WEAK_BAR_COLOR for i in range(10)]
         self.bars.setOpts(x=np.arange(10), height=pct - lo, y0=lo, brushes=brushes)
         self.getPlotItem().setYRange(lo, 100 + (100 - lo) * 0.14, padding=0)
+        font = self._label_font()
         for i, (t, v) in enumerate(zip(self.values, pct)):
-            t.setText(f"{v:.{self._decimals()}f}")
+            t.setText("100" if v >= 100 - 1e-9 else f"{v:.1f}")    # every digit right: "100", shorter
+            t.setFont(font)
             t.setPos(i, v)
 
 

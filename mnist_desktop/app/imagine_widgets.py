@@ -255,7 +255,8 @@ class TileGrid(QWidget):
         side = int(min((w - gap * (self.cols - 1)) / self.cols, (h - gap * (self.rows - 1)) / self.rows - cap))
         side = max(side, 30)
         x0 = (w - (self.cols * side + gap * (self.cols - 1))) // 2
-        y0 = max(0, (h - (self.rows * (side + cap) + gap * (self.rows - 1))) // 2)
+        by_width = (w - gap * (self.cols - 1)) / self.cols <= (h - gap * (self.rows - 1)) / self.rows - cap
+        y0 = 0 if by_width else max(0, (h - (self.rows * (side + cap) + gap * (self.rows - 1))) // 2)  # top: no gap
         for i, t in enumerate(self.tiles):
             r, c = divmod(i, self.cols)
             t.setGeometry(x0 + c * (side + gap), y0 + r * (side + cap + gap), side, side + cap)

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             for tabs, i in pages:
                 if tabs is not None:
                     tabs.setCurrentIndex(i)
-                app.processEvents()
+                for _ in range(3):          # relayouts the first pass schedules (a reflow, a scrolling page)
+                    app.processEvents()
                 name = f"{size}-{key}" + (f"-{i}" if tabs is not None else "")
                 window.grab().save(str(out / f"{name}.png"))
                 problems = layout_check.problems(window)

@@ -24,6 +24,9 @@ from mnist_desktop.app.state import LoadedModel
 from mnist_desktop.app.style import ACCENT, RIGHT_COLOR, WRONG_COLOR
 
 
+PANEL_MAX_WIDTH = 440
+
+
 class AdaptPanel(QWidget):
     """The Adapt box and the "What it did" box, stacked; MyDigitsView connects the buttons."""
 
@@ -34,7 +37,7 @@ class AdaptPanel(QWidget):
         right.addWidget(self._build_adapt_box())
         right.addWidget(self._build_result_box(), 1)
         self.setMinimumWidth(330)
-        self.setMaximumWidth(440)
+        self.setMaximumWidth(PANEL_MAX_WIDTH)
         self.progress.hide()
 
     def _build_adapt_box(self) -> QGroupBox:
@@ -88,6 +91,10 @@ class AdaptPanel(QWidget):
         return box
 
     # ---- updates ----------------------------------------------------------------------------------------
+
+    def set_stacked(self, stacked: bool) -> None:
+        """Under the digits (a narrow window) the panel spans the width; beside them it keeps to 440 px."""
+        self.setMaximumWidth((1 << 24) - 1 if stacked else PANEL_MAX_WIDTH)
 
     def show_progress(self, what: str, done: int, total: int) -> None:
         self.progress.show()

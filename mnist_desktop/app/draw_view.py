@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
+from PySide6.QtWidgets import (QBoxLayout, QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
                                QVBoxLayout, QWidget)
 
 from mnist_desktop.app.canvas import CANVAS_SIZE, PEN_WIDTH_RANGE, DrawingCanvas
@@ -28,6 +28,7 @@ from mnist_desktop.app.draw_saliency import SALIENCY_EVERY_MS, SaliencyOverlay  
 from mnist_desktop.app.imageio import PREDICT_MAX_SIDE, load_image
 from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.digit_thumbs import LabelRow
+from mnist_desktop.app.reflow import Reflow, scrolling_page
 from mnist_desktop.app.focus_ring import FocusRing
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
 from mnist_desktop.app.widgets import MessageBanner, PreprocessPreview, ProbabilityChart
@@ -47,6 +48,8 @@ def calibration_dir() -> Path:
     return folder
 
 
+STACKED_CANVAS_HEIGHT = 300
+QWIDGETSIZE_MAX = (1 << 24) - 1
 NO_MODEL_HINT = "No model loaded\nFile › Open model… (Ctrl+M)"
 
 
@@ -101,13 +104,14 @@ class DrawView(ModelPickerMixin, QWidget):
         right = self._build_right()                # first: the saliency overlay draws on its preview too
         left = self._build_left()
         self.banner = MessageBanner(reserve_lines=2)   # room kept: a message never moves the canvas
-        body = QHBoxLayout()
+        body = QBoxLayout(QBoxLayout.LeftToRight)   # side by side; one above the other in a narrow window
         body.addLayout(left, 11)
         body.addSpacing(6)
         body.addLayout(right, 10)
-        outer = QVBoxLayout(self)
-        outer.addWidget(self.banner)
+        self.reflow = Reflow(self, body, changed=self._on_reflow)
+        outer = QVBoxLayout(scrolling_page(self))  # smaller than its least size, the view scrolls
         outer.addLayout(body, 1)
+        self.layout().insertWidget(0, self.banner)  # the banner stays in sight above the scrolled part
 
         ## coalescing: many `changed` -> one update on the newest state
         self._timer = QTimer(self)
@@ -129,6 +133,10 @@ class DrawView(ModelPickerMixin, QWidget):
         self._on_pen_slider_changed(self.pen_slider.value())
         self._on_state_model_changed(self.state.model)
         self.focus_ring = FocusRing(self)          # every Tab stop shows where the keyboard is
+
+    def _on_reflow(self, stacked: bool) -> None:
+        # one column: a canvas of a sensible size, so the prediction under it is a short scroll away
+        self.canvas.setMaximumHeight(STACKED_CANVAS_HEIGHT if stacked else QWIDGETSIZE_MAX)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

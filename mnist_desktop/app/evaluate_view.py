@@ -41,6 +41,7 @@ from mnist_desktop.app.evaluate_robustness import ROTATION_ANGLES, SAMPLES, Robu
 from mnist_desktop.app.evaluate_widgets import (GALLERY_LIMIT, AccuracyHeader, DigitGallery,  # noqa: F401 (tests)
                                                 MissingDataPage)
 from mnist_desktop.app.jobs import Job, JobView
+from mnist_desktop.app.reflow import scrolling_page
 from mnist_desktop.app.state import K_DATA_DIR, AppState, LoadedModel, setting
 from mnist_desktop.app.style import ACCENT, MUTED_TEXT, WRONG_COLOR
 from mnist_desktop.app.widgets import no_model_hint
@@ -126,7 +127,7 @@ class EvaluateView(JobView):
         self.missing_label, self.choose_button = self.missing.label, self.missing.choose_button
         self.outer.addWidget(self.missing)
         self.outer.addWidget(self.content)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_page(self))   # a small window scrolls the view
         layout.setContentsMargins(6, 4, 6, 6)
         layout.addWidget(self.outer)
         self._alias_tab_widgets()

@@ -212,9 +212,21 @@ class PerClassChart(pg.PlotWidget):
         self.bars, self.values = ten_bars(item, 100, width=0.7)
         item.enableAutoRange(y=False)
         self.setMinimumHeight(120)
+        self._per_class = None
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_per_class", None) is not None:   # the value labels' decimals follow the width of a bar
+            self.set_accuracy(self._per_class)
+
+    def _decimals(self) -> int:
+        """1 ("99.4") where a bar has room for it, else 0 ("99"): labels never run into each other."""
+        room = self.getPlotItem().getViewBox().width() / 10
+        return 1 if room >= self.fontMetrics().horizontalAdvance("100.0") + 4 else 0
 
     def set_accuracy(self, per_class: np.ndarray | None) -> None:
         """(10,) accuracies 0..1 (nan: no test digit of that class), or None for no bars."""
+        self._per_class = per_class
         if per_class is None:            # no bars yet (evaluating): a fixed 0-100 scale, not an
             self.bars.setOpts(x=np.arange(10), height=np.zeros(10), y0=0)   # autorange of nothing (0, -1e-306, ...)
             self.getPlotItem().setYRange(0, 100, padding=0)
@@ -228,7 +240,7 @@ class PerClassChart(pg.PlotWidget):
         self.bars.setOpts(x=np.arange(10), height=pct - lo, y0=lo, brushes=brushes)
         self.getPlotItem().setYRange(lo, 100 + (100 - lo) * 0.14, padding=0)
         for i, (t, v) in enumerate(zip(self.values, pct)):
-            t.setText(f"{v:.1f}")
+            t.setText(f"{v:.{self._decimals()}f}")
             t.setPos(i, v)
 
 

@@ -24,8 +24,8 @@ transparency counts as paper.</li>
 <h3>Train</h3>
 <p>Needs the MNIST files (12 MB): the Download button fetches them once, or "Choose folder…" points at a
 copy. Pick a preset or an MLP such as 784-128-64-10, the optimizer and the rest (each field has a tooltip),
-and press Start. Accuracy and loss are plotted live; Pause, Resume and Stop act within a second. Save the
-result, or "Use in Draw view".</p>
+and press Start (F5). Accuracy and loss are plotted live; Pause / Resume (F6) and Stop (Shift+F5) act within
+a second, and a Stop keeps the network trained so far. Save the result, or "Use in Draw view".</p>
 <h3>Imagine</h3>
 <p>"What does the network think a 3 looks like?" Back-projection pushes the digit's output backwards through
 the weights: a map of evidence (red for the digit, blue against), not a drawing. Activation maximisation

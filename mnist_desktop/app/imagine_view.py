@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
+from PySide6.QtWidgets import (QBoxLayout, QGroupBox, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from mnist_desktop import explain, heatmap
@@ -40,6 +40,7 @@ from mnist_desktop.app.imagine_first_layer import FirstLayerPanel
 from mnist_desktop.app.imagine_widgets import (ColorBar, ImageBox, ImagineControls, TileGrid,  # noqa: F401 (tests)
                                                explanation, verdict_html, verdict_tooltip)
 from mnist_desktop.app.jobs import Job, JobView
+from mnist_desktop.app.reflow import Reflow, scrolling_page, size_by_current_page
 from mnist_desktop.app.state import AppState, LoadedModel
 from mnist_desktop.app.style import MUTED_TEXT, WRONG_COLOR, scaled_font
 from mnist_desktop.app.widgets import ProbabilityChart, no_model_hint
@@ -114,7 +115,7 @@ class ImagineView(JobView):
         self.outer = QStackedWidget()
         self.outer.addWidget(self.hint)
         self.outer.addWidget(self.tabs)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_page(self))   # a small window scrolls the view
         layout.setContentsMargins(6, 4, 6, 6)
         layout.addWidget(self.outer)
 
@@ -129,11 +130,13 @@ class ImagineView(JobView):
     def _build_imagine_tab(self) -> QWidget:
         """Controls; a page with the ten tiles and a page with one digit and its verdict; the explanation."""
         self.controls = c = ImagineControls()
+        c.reflow.watch(self, slack=40)    # digits over methods when the view is narrow
         self.digit_buttons, self.all_button, self.method_buttons = c.digit_buttons, c.all_button, c.method_buttons
         self.progress, self._digit_group, self._method_group = c.progress, c.digit_group, c.method_group
         self.pages = QStackedWidget()
         self.pages.addWidget(self._build_grid_page())
         self.pages.addWidget(self._build_single_page())
+        size_by_current_page(self.pages)
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.RichText)
@@ -185,7 +188,8 @@ class ImagineView(JobView):
         fl.addLayout(fed_row, 2)
         fl.addWidget(self.chart, 3)
         single_page = QWidget()
-        sl = QHBoxLayout(single_page)
+        sl = QBoxLayout(QBoxLayout.LeftToRight, single_page)   # the feed-back under the digit when narrow
+        self.single_reflow = Reflow(self, sl, slack=40)          # follows the view: the page may be hidden
         sl.setContentsMargins(0, 0, 0, 0)
         sl.addWidget(self.big, 5)
         sl.addWidget(self.single_bar, 0, Qt.AlignVCenter)

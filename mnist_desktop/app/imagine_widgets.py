@@ -12,10 +12,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QPen
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QGraphicsRectItem, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QApplication, QBoxLayout, QButtonGroup, QFrame, QGraphicsRectItem, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from mnist_desktop import explain, heatmap
+from mnist_desktop.app.reflow import Reflow
 from mnist_desktop.app.style import MUTED_TEXT, PLOT_FOREGROUND, RIGHT_COLOR, WRONG_COLOR
 
 METHOD_TITLES = {"backproject": "Back-projection", "maximize": "Activation maximisation"}
@@ -205,8 +206,11 @@ class ImagineControls(QWidget):
                                  "they are ready")
         self.progress.setVisible(False)
 
-        controls = QHBoxLayout(self)
+        controls = QBoxLayout(QBoxLayout.LeftToRight, self)   # digits over methods in a narrow window
+        self.reflow = Reflow(self, controls, slack=0)
         controls.setContentsMargins(0, 0, 0, 0)
+        digits_row.addStretch(1)                    # stacked (a narrow view), each row keeps to the left
+        method_row.addStretch(1)
         controls.addLayout(digits_row)
         controls.addSpacing(18)
         controls.addLayout(method_row)
@@ -225,8 +229,10 @@ class TileGrid(QWidget):
         for t in tiles:
             t.setParent(self)
 
+    NARROW_TILE = 110   # px: tiles narrower than this get three caption lines ("5 · read as 3 73% (5: 27%)")
+
     def caption_height(self) -> int:
-        return 2 * self.fontMetrics().lineSpacing() + 6
+        return getattr(self, "_lines", 2) * self.fontMetrics().lineSpacing() + 6
 
     def sizeHint(self) -> QSize:
         return QSize(self.cols * 160, self.rows * (160 + self.caption_height()))
@@ -239,6 +245,12 @@ class TileGrid(QWidget):
         self._place()
 
     def _place(self) -> None:
+        lines = 3 if (self.width() - self.gap * (self.cols - 1)) / self.cols < self.NARROW_TILE else 2
+        if lines != getattr(self, "_lines", 2):
+            self._lines = lines
+            for t in self.tiles:
+                t.caption.setFixedHeight(lines * t.caption.fontMetrics().lineSpacing() + 4)
+            self.updateGeometry()
         w, h, cap, gap = self.width(), self.height(), self.caption_height(), self.gap
         side = int(min((w - gap * (self.cols - 1)) / self.cols, (h - gap * (self.rows - 1)) / self.rows - cap))
         side = max(side, 30)

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+from PySide6.QtWidgets import (QBoxLayout, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from mnist_desktop.app.curve_plot import CurvePlot, render_png
 from mnist_desktop.app.jobs import Job, JobRunner
+from mnist_desktop.app.reflow import Reflow
 from mnist_desktop.app.state import K_LAST_DIR, setting
 from mnist_desktop.app.widgets import MUTED_TEXT, MessageBanner
 from mnist_desktop.engine.presets import PRESETS
@@ -52,9 +53,10 @@ class LearningCurvePanel(QWidget):
         left_widget = self._build_left(form)
 
         right = self._build_right()
-        body = QHBoxLayout()
+        body = QBoxLayout(QBoxLayout.LeftToRight)   # the form above the plot in a narrow window
         body.addWidget(left_widget)
         body.addLayout(right, 1)
+        self.reflow = Reflow(self, body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         layout.addWidget(self.banner)

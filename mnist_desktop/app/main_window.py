@@ -34,7 +34,8 @@ from mnist_desktop.engine.serialize import ModelFileError
 
 STARTUP_MARK = "mnist-desktop: window shown"
 DEFAULT_SIZE = (1200, 780)
-STATUS_DESCRIPTION_CHARS = 48   # the status bar's model line fits a 1024-px window
+MINIMUM_SIZE = (640, 480)
+STATUS_DESCRIPTION_CHARS = 38   # the status bar's model line fits a 640-px window
 
 # settings keys
 K_GEOMETRY, K_PEN, K_LAST_MODEL, K_VIEW = "window/geometry", "draw/pen_width", "model/last", "window/view"
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._views: dict[str, QWidget] = {}
         self.setWindowTitle("mnist-desktop")
         self.setWindowIcon(app_icon())
+        self.setMinimumSize(*MINIMUM_SIZE)       # every view is laid out for 640x480 (its pages scroll or reflow)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)

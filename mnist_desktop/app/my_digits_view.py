@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+from PySide6.QtWidgets import (QBoxLayout, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QVBoxLayout, QWidget)
 
 from mnist_desktop import adapt_check
 from mnist_desktop import collection as coll_mod
 from mnist_desktop import personalize
 from mnist_desktop.app.adapt_panel import AdaptPanel
+from mnist_desktop.app.reflow import reflowing_page
 from mnist_desktop.app.digit_thumbs import DigitStrip, count_text
 from mnist_desktop.app.imageio import render_drawing
 from mnist_desktop.app.jobs import JobRunner
@@ -81,10 +82,10 @@ class MyDigitsView(QWidget):
         for name in ("model_label", "adapt_button", "cancel_button", "back_button", "progress", "status",
                      "own_label", "mnist_label", "fixed_label", "fixed_strip"):
             setattr(self, name, getattr(self.panel, name))
-        body = QHBoxLayout()
+        body = QBoxLayout(QBoxLayout.LeftToRight)
         body.addLayout(self._build_strips(), 1)
         body.addWidget(self.panel)
-        outer = QVBoxLayout(self)
+        outer = reflowing_page(self, body, changed=self.panel.set_stacked)   # narrow: panel below; small: scrolls
         outer.addWidget(self.banner)
         outer.addLayout(self._build_top())
         outer.addWidget(self.prompt)

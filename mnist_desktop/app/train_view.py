@@ -26,12 +26,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea,
+from PySide6.QtWidgets import (QBoxLayout, QFileDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.data_panel import DatasetPanel
 from mnist_desktop.app.jobs import Job, JobRunner
 from mnist_desktop.app.learning_curve_panel import LearningCurvePanel
+from mnist_desktop.app.reflow import Reflow, scrolling_page
 from mnist_desktop.app.live_weights_panel import LiveWeightsPanel
 from mnist_desktop.app.state import K_DATA_DIR, K_LAST_DIR, MODEL_FILTER, AppState, LoadedModel, setting
 from mnist_desktop.app.train_form import TrainForm
@@ -49,6 +50,8 @@ from mnist_desktop.training import build_run, format_epoch, trained_spec
 __all__ = ["TrainView", "K_DATA_DIR", "format_duration"]
 
 FORM_WIDTH = 340
+PLOTS_MIN_WIDTH = {False: 400, True: 300}   # beside the form (titles fit) / stacked (a 640-px window)
+PLOTS_STACKED_HEIGHT = 300
 
 
 class TrainView(QWidget):
@@ -80,21 +83,24 @@ class TrainView(QWidget):
         self.data_panel = DatasetPanel(settings, persist)
         self.form = TrainForm(settings, persist)
         run_page = QWidget()
-        body = QHBoxLayout()
-        body.addWidget(self._build_left(run_page))
+        body = QBoxLayout(QBoxLayout.LeftToRight)   # the form beside the plots; above them when narrow
+        self._left = self._build_left(run_page)
+        body.addWidget(self._left)
         body.addLayout(self._build_right(), 1)
+        self.reflow = Reflow(self, body, changed=self._on_reflow)
         page_layout = QVBoxLayout(run_page)
         page_layout.setContentsMargins(6, 4, 6, 6)
         page_layout.addWidget(self.banner)
         page_layout.addLayout(body, 1)
         # the learning-curve mode: several presets on growing training sets (learning_curve_panel)
         self.curve = LearningCurvePanel(settings, self.data_panel.selection, persist)
+        self.curve.reflow.watch(self, slack=40)     # its row/column follows the view, shown or not
         self.modes = QTabWidget()
         self.modes.setDocumentMode(True)
         self.modes.addTab(run_page, "Train a network")
         self.modes.addTab(self.curve, "Learning curve")
         self.modes.setTabToolTip(1, "Accuracy against the number of training images, for several networks")
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_page(self))      # a small window scrolls the view
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.modes, 1)
 
@@ -112,6 +118,14 @@ class TrainView(QWidget):
         self._update_buttons()
         wrap_tooltips(self)
 
+    def _on_reflow(self, stacked: bool) -> None:
+        # above the plots the whole form shows (the page scrolls, not a small box inside it)
+        self._left.setMinimumHeight(self._form_box.sizeHint().height() + 40 if stacked else 0)
+        # and the live weights go under the plots, which may then be narrower
+        self.plots_and_weights.setOrientation(Qt.Vertical if stacked else Qt.Horizontal)
+        self.plots.setMinimumWidth(PLOTS_MIN_WIDTH[stacked])
+        self.plots.setMinimumHeight(PLOTS_STACKED_HEIGHT if stacked else 0)
+
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """Start / Pause / Stop's keys, for Help › Keyboard shortcuts."""
         return RunButtons.shortcut_rows()
@@ -121,7 +135,7 @@ class TrainView(QWidget):
     def _build_left(self, page: QWidget) -> QWidget:
         """The data panel and the form (scrolling on small screens) above Start / Pause / Stop (always visible;
         their shortcuts work while ``page`` shows)."""
-        form_box = QWidget()
+        self._form_box = form_box = QWidget()
         form_layout = QVBoxLayout(form_box)
         form_layout.setContentsMargins(0, 0, 6, 0)
         form_layout.addWidget(self.data_panel)
@@ -153,13 +167,13 @@ class TrainView(QWidget):
         self.live_weights = LiveWeightsPanel()        # first-layer weights and back-projections, live + replay
         self.weights_every = DEFAULT_EVERY            # batches between live-weight snapshots ...
         self.weights_min_seconds = DEFAULT_MIN_SECONDS  # ... and seconds at least
-        plots_and_weights = QSplitter(Qt.Horizontal)
+        self.plots_and_weights = plots_and_weights = QSplitter(Qt.Horizontal)
         plots_and_weights.addWidget(self.plots)
         plots_and_weights.addWidget(self.live_weights)
         plots_and_weights.setStretchFactor(0, 3)
         plots_and_weights.setStretchFactor(1, 2)
         plots_and_weights.setChildrenCollapsible(False)
-        self.plots.setMinimumWidth(400)               # the plots' titles fit; the window still fits 960 px
+        self.plots.setMinimumWidth(PLOTS_MIN_WIDTH[False])  # the plots' titles fit; the window still fits 960 px
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setToolTip("One line per epoch, as `mnist-desktop train` prints them.")

@@ -50,6 +50,7 @@ class ImagePane(QWidget):
         self.caption.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet(f"color: {MUTED_TEXT};")
+        self.caption.setMinimumHeight(2 * self.caption.fontMetrics().lineSpacing())   # room for a wrapped caption
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)

@@ -392,8 +392,7 @@ class MyDigitsView(QWidget):
     def _on_job_finished(self, job) -> None:
         self.progress.hide()
         if isinstance(job.error, (personalize.AdaptCancelled, CalibrationCancelled)):
-            self.status.setText("Cancelled; nothing was saved." if job.kind == "adapt" else
-                                "Adapted; measuring what it did was cancelled.")
+            self.status.setText("Cancelled; nothing was saved." if job.kind == "adapt" else "Measuring was cancelled.")
             return
         if job.error is not None:
             self.status.setText("")

@@ -7,11 +7,13 @@
 
 The calibration. An adapted model's head (the last two dense layers) has new weights, so its penultimate
 features and outputs moved and the base model's ``.calib`` (which belongs to the base's weights by digest)
-no longer applies. A new one is computed the way ``mnist-desktop calibrate`` computes one (class means,
-shared covariance, energy and distance limits: ``confidence.calibrate``), from the digits at hand without
+no longer applies. A new one is computed as ``mnist-desktop calibrate`` computes one (class means,
+shared covariance, energy and distance limits at the same quantiles), from the digits at hand without
 the full MNIST: the 3,000 MNIST training digits shipped for replay (300 of each digit, the distribution
-``calibrate`` uses) plus the user's own examples, so that the user's style counts as familiar. It is
-written beside the model (``NEW.npz`` -> ``NEW.calib``), where ``predict`` and the Draw view look.
+``calibrate`` uses) plus the user's own examples, so that the user's style counts as familiar; with so
+few digits the distance limit comes from held-out distances (two halves, each scored by the other's
+statistics). It is written beside the model (``NEW.npz`` -> ``NEW.calib``), where ``predict`` and the
+Draw view look.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Callable
 import numpy as np
 
 from mnist_desktop import personalize
-from mnist_desktop.confidence import Calibration, calibrate
+from mnist_desktop.confidence import (DISTANCE_QUANTILE, ENERGY_QUANTILE, Calibration, class_statistics, energy,
+                                      model_digest, outputs_and_features)
 from mnist_desktop.engine.network import Network
 
 Report = Callable[[str, int, int], None]       # (what, done, total)
@@ -33,7 +36,18 @@ def adapted_calibration(net: Network, replay: personalize.Replay, examples: pers
     """The adapted network's calibration from the replay digits and the user's examples (see above)."""
     x = np.concatenate([replay.images, examples.images]).astype(np.float32)
     y = np.concatenate([replay.labels, examples.labels])
-    return calibrate(net, x, y, should_stop=should_stop)
+    out, f = outputs_and_features(net, x, should_stop=should_stop)
+    # The distance limit from distances to statistics fitted WITHOUT each digit (two halves, each scored by
+    # the other's means and covariance): fitted and scored on the same 3,000 digits, 256-512 features
+    # would look closer than new digits do, and ordinary digits would be called "not a digit".
+    half = np.arange(len(y)) % 2 == 0
+    held = np.empty(len(y))
+    for a in (half, ~half):
+        means, precision = class_statistics(f[a], y[a], net.n_outputs)
+        held[~a] = Calibration(means, precision, 0.0, 0.0, int(a.sum()), "").distance(f[~a])
+    means, precision = class_statistics(f, y, net.n_outputs)
+    return Calibration(means, precision, float(np.quantile(energy(out), ENERGY_QUANTILE)),
+                       float(np.quantile(held, DISTANCE_QUANTILE)), len(y), model_digest(net))
 
 
 @dataclass

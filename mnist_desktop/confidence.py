@@ -230,7 +230,16 @@ def calibrate(net: Network, x: np.ndarray, y: np.ndarray, *, energy_quantile: fl
     if not (0.5 <= energy_quantile <= 1.0 and 0.5 <= distance_quantile <= 1.0):
         raise ValueError("quantiles must be in [0.5, 1]")
     out, f = outputs_and_features(net, x, should_stop=should_stop)
-    k = net.n_outputs
+    means, precision = class_statistics(f, y, net.n_outputs, ridge)
+    cal = Calibration(means, precision, 0.0, 0.0, len(y), model_digest(net))
+    e_lim = float(np.quantile(energy(out), energy_quantile))
+    d_lim = float(np.quantile(cal.distance(f), distance_quantile))
+    return Calibration(cal.means, cal.precision, e_lim, d_lim, len(y), cal.digest)
+
+
+def class_statistics(f: np.ndarray, y: np.ndarray, k: int, ridge: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Features f (N, D) with labels y (N,) -> (class means (C, D) of the C classes present, precision (D, D)
+    of the shared covariance), both float32; see ``calibrate`` for ``ridge``."""
     present = [c for c in range(k) if (y == c).any()]
     if len(present) < 2:
         raise ValueError("calibration needs digits of at least two classes")
@@ -242,12 +251,8 @@ def calibrate(net: Network, x: np.ndarray, y: np.ndarray, *, energy_quantile: fl
         cov += (fc - means[c]).T @ (fc - means[c])
     cov /= len(y)
     cov += ridge * max(np.trace(cov) / len(cov), 1e-12) * np.eye(len(cov))
-    precision = np.linalg.inv(cov)
-    means = means[present]          # a class with no digits has no mean (it is never the nearest)
-    cal = Calibration(means.astype(np.float32), precision.astype(np.float32), 0.0, 0.0, len(y), model_digest(net))
-    e_lim = float(np.quantile(energy(out), energy_quantile))
-    d_lim = float(np.quantile(cal.distance(f), distance_quantile))
-    return Calibration(cal.means, cal.precision, e_lim, d_lim, len(y), cal.digest)
+    # a class with no digits has no mean (it is never the nearest)
+    return means[present].astype(np.float32), np.linalg.inv(cov).astype(np.float32)
 
 
 def cached_calibration_path(folder: str | os.PathLike, net: Network) -> Path:

@@ -38,7 +38,7 @@ from mnist_desktop.app.imageio import render_drawing
 from mnist_desktop.app.jobs import JobRunner
 from mnist_desktop.app.state import AppState, LoadedModel, app_data_dir
 from mnist_desktop.app.widgets import MessageBanner
-from mnist_desktop.confidence import calibration_path
+from mnist_desktop.confidence import CalibrationCancelled, calibration_path
 from mnist_desktop.drawing import read_drawing
 from mnist_desktop.engine.serialize import ModelFileError, save
 from mnist_desktop.preprocess import to_mnist
@@ -391,8 +391,8 @@ class MyDigitsView(QWidget):
 
     def _on_job_finished(self, job) -> None:
         self.progress.hide()
-        if isinstance(job.error, personalize.AdaptCancelled):
-            self.status.setText("Cancelled; nothing was saved.")
+        if isinstance(job.error, (personalize.AdaptCancelled, CalibrationCancelled)):
+            self.status.setText("Cancelled; nothing was saved." if job.kind == "adapt" else "Measuring was cancelled.")
             return
         if job.error is not None:
             self.status.setText("")

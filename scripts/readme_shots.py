@@ -1,8 +1,9 @@
 """The README's window screenshots, retaken: Draw (a drawn 3 with the Strokes overlay), Draw unsure (a drawn
 0 the CNN reads as "0 or 8?"), Imagine (MLP and CNN, back-projections of all ten), Evaluate (the shipped CNN
-on the MNIST test set), the Train view's Learning curve tab (docs/learning-curve.json opened) and My digits
-(5 drawings of each digit by one writer, the shipped MLP adapted to them). The Train view mid-run comes from
-scripts/train_view_shot.py (a real run).
+on the MNIST test set) and the Train view's Learning curve tab (docs/learning-curve.json opened). The Train
+view mid-run comes from scripts/train_view_shot.py (a real run). README's My digits pictures are adapt's
+(the CNN adapted to chosen digits of syn-jcp-dig11); ``--only my-digits`` makes a simpler one (5 drawings of
+each digit by --writer, the shipped MLP adapted to them), not the README's.
 
     MNIST_DIR=/path/to/mnist PYTHONPATH=. python scripts/readme_shots.py --out docs \\
         --drawings /work/shared/datasets/drawn-digits --writer /work/shared/datasets/writers/syn-sjb-dig20
@@ -21,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ["draw", "draw-unsure", "imagine-mlp", "imagine-cnn", "evaluate", "train-learning-curve", "my-digits"]
+SHOTS = ["draw", "draw-unsure", "imagine-mlp", "imagine-cnn", "evaluate", "train-learning-curve"]   # + my-digits
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,49 +108,8 @@ def check_architecture(arch) -> tuple[int, int]:
             raise ValueError(f"{where}: unexpected setting {', '.join(sorted(extra))}")
         if "init" in entry and not isinstance(entry["init"], str):
             raise ValueError(f"{where}: init must be a name, got {_short(entry['init'])}")
-        if kind == "dense":
-            units = _int(entry.get("units"), f"{where}: units", 1, MAX_UNITS)
-            if len(shape) != 1:
-                raise ValueError(f"{where}: expects flat input, got per-example shape {shape}; add a flatten")
-            params += shape[0] * units + units
-            shape = (units,)
-        elif kind == "conv2d":
-            filters = _int(entry.get("filters"), f"{where}: filters", 1, MAX_FILTERS)
-            k = _int(entry.get("kernel", 5), f"{where}: kernel", 1, MAX_KERNEL)
-            padding = entry.get("padding", "valid")
-            if padding not in ("valid", "same"):
-                raise ValueError(f"{where}: padding must be 'valid' or 'same', got {_short(padding)}")
-            if padding == "same" and k % 2 == 0:
-                raise ValueError(f"{where}: an even kernel ({k}) cannot keep the size with padding 'same'")
-            if len(shape) != 3:
-                raise ValueError(f"{where}: expects (H, W, C) input, got {shape}; add a reshape")
-            h, w, c = shape
-            pad = (k - 1) // 2 if padding == "same" else 0
-            ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
-            if ho < 1 or wo < 1:
-                raise ValueError(f"{where}: a {k}x{k} kernel does not fit a {h}x{w} input")
-            params += k * k * c * filters + filters
-            shape = (ho, wo, filters)
-        elif kind == "maxpool2d":
-            s = _int(entry.get("size", 2), f"{where}: size", 1, MAX_POOL)
-            if len(shape) != 3:
-                raise ValueError(f"{where}: expects (H, W, C) input, got {shape}")
-            if shape[0] // s < 1 or shape[1] // s < 1:
-                raise ValueError(f"{where}: a {s}x{s} pool does not fit a {shape[0]}x{shape[1]} input")
-            shape = (shape[0] // s, shape[1] // s, shape[2])
-        elif kind == "dropout":
-            _float(entry.get("p", 0.5), f"{where}: p", 0.0, 1.0, hi_open=True)
-        elif kind == "batchnorm":
-            _float(entry.get("momentum", 0.9), f"{where}: momentum", 0.0, 1.0)
-            _float(entry.get("eps", 1e-5), f"{where}: eps", 0.0, 1.0, lo_open=True)
-            params += 4 * shape[-1]
-        elif kind == "reshape":
-            new = _shape(entry.get("shape"), f"{where}: shape")
-            if math.prod(new) != math.prod(shape):
-                raise ValueError(f"{where}: cannot reshape {shape} into {new}")
-            shape = new
-        elif kind == "flatten":
-            shape = (math.prod(shape),)
+        added, shape = _layer_step(kind, entry, where, shape)
+        params += added
         if params > MAX_PARAMS:
             raise ValueError(f"{where}: the model would have more than {MAX_PARAMS:,} parameters "
                              f"({params:,} so far): too big for this app")
@@ -161,6 +120,55 @@ def check_architecture(arch) -> tuple[int, int]:
     if len(shape) != 1:
         raise ValueError(f"the last layer must give a flat output, got per-example shape {shape}")
     return params, widest
+
+
+def _layer_step(kind: str, entry: dict, where: str, shape: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+    """One layer's own settings checked: (its parameter count, its per-example output shape)."""
+    added = 0
+    if kind == "dense":
+        units = _int(entry.get("units"), f"{where}: units", 1, MAX_UNITS)
+        if len(shape) != 1:
+            raise ValueError(f"{where}: expects flat input, got per-example shape {shape}; add a flatten")
+        added = shape[0] * units + units
+        shape = (units,)
+    elif kind == "conv2d":
+        filters = _int(entry.get("filters"), f"{where}: filters", 1, MAX_FILTERS)
+        k = _int(entry.get("kernel", 5), f"{where}: kernel", 1, MAX_KERNEL)
+        padding = entry.get("padding", "valid")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{where}: padding must be 'valid' or 'same', got {_short(padding)}")
+        if padding == "same" and k % 2 == 0:
+            raise ValueError(f"{where}: an even kernel ({k}) cannot keep the size with padding 'same'")
+        if len(shape) != 3:
+            raise ValueError(f"{where}: expects (H, W, C) input, got {shape}; add a reshape")
+        h, w, c = shape
+        pad = (k - 1) // 2 if padding == "same" else 0
+        ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"{where}: a {k}x{k} kernel does not fit a {h}x{w} input")
+        added = k * k * c * filters + filters
+        shape = (ho, wo, filters)
+    elif kind == "maxpool2d":
+        s = _int(entry.get("size", 2), f"{where}: size", 1, MAX_POOL)
+        if len(shape) != 3:
+            raise ValueError(f"{where}: expects (H, W, C) input, got {shape}")
+        if shape[0] // s < 1 or shape[1] // s < 1:
+            raise ValueError(f"{where}: a {s}x{s} pool does not fit a {shape[0]}x{shape[1]} input")
+        shape = (shape[0] // s, shape[1] // s, shape[2])
+    elif kind == "dropout":
+        _float(entry.get("p", 0.5), f"{where}: p", 0.0, 1.0, hi_open=True)
+    elif kind == "batchnorm":
+        _float(entry.get("momentum", 0.9), f"{where}: momentum", 0.0, 1.0)
+        _float(entry.get("eps", 1e-5), f"{where}: eps", 0.0, 1.0, lo_open=True)
+        added = 4 * shape[-1]
+    elif kind == "reshape":
+        new = _shape(entry.get("shape"), f"{where}: shape")
+        if math.prod(new) != math.prod(shape):
+            raise ValueError(f"{where}: cannot reshape {shape} into {new}")
+        shape = new
+    elif kind == "flatten":
+        shape = (math.prod(shape),)
+    return added, shape
 
 
 def check_json_depth(obj, limit: int = MAX_JSON_DEPTH) -> None:

@@ -1,7 +1,7 @@
 """Grabs of every view (and every tab inside a view) at given window sizes, to look at as a user would.
 
     PYTHONPATH=. python scripts/view_grabs.py --sizes 640x480,1920x1080 --out /tmp/grabs
-    PYTHONPATH=. python scripts/view_grabs.py --drawing resources/examples/3.json   # something on the canvas
+    PYTHONPATH=. python scripts/view_grabs.py --drawing resources/examples/digit-3.json   # something on the canvas
 
 Opens the main window offscreen with the shipped CNN (settings read, never written), shows each view at each
 size, lets a view with background work finish it (``prepare_screenshot``, bounded), and saves

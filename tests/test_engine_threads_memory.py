@@ -253,6 +253,16 @@ def test_a_training_step_splits_the_whole_batch_and_matches_one_thread(two_threa
     assert split.copy()._replicas == []   # a copy trains on its own parameters
 
 
+def test_networks_without_a_convolution_train_on_one_thread(two_threads):
+    """An MLP's step is many short NumPy calls: split between two threads it was slower than on one."""
+    net = Network.from_architecture(mlp([784, 32, 32, 10], dropout=0.2), rng=np.random.default_rng(0))
+    x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+    net.forward(x, training=True)
+    assert net._parts is None
+    net.backward(np.ones((64, 10), np.float32))
+    assert net._replicas == []
+
+
 def test_replicas_follow_parameters_converted_in_place(two_threads):
     net = Network.from_architecture(cnn_seed(), rng=np.random.default_rng(0))
     x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
@@ -262,3 +272,44 @@ def test_replicas_follow_parameters_converted_in_place(two_threads):
     net.backward(np.ones_like(out))
     assert out.dtype == np.float64
     assert all(g.dtype == np.float64 for layer in net._replicas[0].layers for g in layer.grads.values())
+
+
+# ---- the C allocator ---------------------------------------------------------------------------------
+
+GLIBC = __import__("platform").libc_ver()[0] == "glibc"
+
+
+def _page_faults_of_repeated_steps(env_extra: dict) -> tuple[bool, int]:
+    """In a fresh process: (allocator.applied, minor page faults over 10 training steps after a warm-up)."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import resource, numpy as np\n"
+        "from mnist_desktop.engine import Network, allocator\n"
+        "from mnist_desktop.engine.presets import cnn_seed\n"
+        "net = Network.from_architecture(cnn_seed(), rng=np.random.default_rng(0))\n"
+        "x = np.random.default_rng(0).random((64, 784), dtype=np.float32)\n"
+        "def step():\n"
+        "    out = net.forward(x, training=True)\n"
+        "    net.backward(np.ones_like(out) / 64)\n"
+        "for _ in range(5): step()\n"
+        "f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "for _ in range(10): step()\n"
+        "print(allocator.applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env.update(MNIST_DESKTOP_THREADS="1", **env_extra)
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    applied, faults = out.split()
+    return applied == "True", int(faults)
+
+
+@pytest.mark.skipif(not GLIBC, reason="the thresholds are glibc's")
+def test_training_steps_reuse_freed_memory_instead_of_faulting_in_new_pages():
+    """glibc's default thresholds hand a training step's megabytes back to the system after every step
+    (cnn-seed: ~1,000 page faults per step on one thread); the engine's thresholds keep them."""
+    applied, faults = _page_faults_of_repeated_steps({})
+    assert applied and faults < 100
+    chosen, faults_default = _page_faults_of_repeated_steps({"MALLOC_TRIM_THRESHOLD_": str(128 * 1024)})
+    assert not chosen           # the environment's choice is left alone
+    assert faults_default > 1000  # and then every step faults its pages in again

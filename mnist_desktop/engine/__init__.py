@@ -1,6 +1,6 @@
 """The neural-network engine: pure NumPy, no Qt, no I/O beyond model files."""
 
-from . import threads
+from . import allocator, threads  # noqa: F401  (allocator: thresholds set at import)
 from .layers import LAYER_TYPES, BatchNorm, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU, Reshape, Sigmoid, Tanh
 from .losses import mean_squared_error, softmax, softmax_cross_entropy
 from .network import Network

@@ -161,14 +161,17 @@ class Network:
     # computed on the whole batch's outputs, so the gradients are the one-thread ones (sums in another
     # order), and the dropout masks are drawn for the whole batch in layer order before the split: the
     # same random numbers as on one thread. Networks with batch norm keep the per-layer splits (their
-    # statistics are over the whole batch).
+    # statistics are over the whole batch). Networks without a convolution stay on one thread: their
+    # steps are many short NumPy calls, and two threads taking turns at the GIL made them slower
+    # (2026-12-03, 2 cores, batch 64: mlp-128x2 56,000 img/s split against 89,000 on one thread,
+    # mlp-100-30 84,000 against 157,000, mlp-512x2 13,500 against 14,300; cnn-seed 5,750 against 3,900).
 
     data_parallel = True   # False: training steps use the layers' own splits only
 
     def _training_parts(self, n: int) -> list[tuple[int, int]] | None:
         """The image ranges of a training batch of ``n`` split between threads, or None (one part)."""
-        if (not self.data_parallel or threads.threads() <= 1
-                or any(layer.kind == "batchnorm" for layer in self.layers)):
+        kinds = {layer.kind for layer in self.layers}
+        if not self.data_parallel or threads.threads() <= 1 or "batchnorm" in kinds or "conv2d" not in kinds:
             return None
         # forward + backward: about three times the forward's multiply-adds per image
         parts = threads.ranges(n, 3 * self._flops_per_image(), threads.MIN_PART_FLOPS)

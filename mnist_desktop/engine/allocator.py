@@ -6,7 +6,7 @@ mmap threshold are mapped and unmapped per call, and a freed heap top above the 
 to the system, so the next step faults every page in again. In the 2-core VM the benchmarks run on a
 fault costs ~10 us: cnn-seed took ~1,060 faults (~11 ms) per 64-image step on one thread, half its time.
 Raising both thresholds once (32 MB, glibc's largest mmap threshold, and a 64 MB trim threshold) keeps
-the freed memory for reuse: no faults per step, cnn-seed 1.7x and cnn-bn 1.3x faster on one thread
+the freed memory for reuse: no faults per step, cnn-seed 2.2x faster than with the thresholds the variables set
 (benchmarks/README.md, "Allocator").
 
 The cost: up to 64 MB of freed memory may stay mapped per malloc arena after a peak (the resident size

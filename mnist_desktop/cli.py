@@ -693,7 +693,7 @@ def _cmd_adapt(args) -> int:
     new_spec = personalize.adapted_spec(result, spec, model, name=name, test_accuracy=test_accuracy, check=check)
     calibration = adapted_calibration(result.net, replay, examples)    # the new weights' "not a digit"
     try:
-        save(result.net, out, new_spec)
+        save(result.net, out, new_spec, compress=False)
         calibration.save(calibration_path(out))
     except OSError as exc:
         out.unlink(missing_ok=True)

@@ -32,6 +32,18 @@ def test_round_trip_predicts_identically(tmp_path, arch):
     assert read_spec(path)["name"] == "m"
 
 
+@pytest.mark.parametrize("compress, method", [(True, zipfile.ZIP_DEFLATED), (False, zipfile.ZIP_STORED)])
+def test_saved_compressed_or_stored_and_read_back_alike(tmp_path, compress, method):
+    net = _net(cnn_seed())
+    path = tmp_path / "m.npz"
+    save(net, path, model_spec(net, name="m"), compress=compress)
+    with zipfile.ZipFile(path) as z:
+        assert {info.compress_type for info in z.infolist()} == {method}
+    net2, spec = load(path)
+    np.testing.assert_array_equal(net.predict_proba(_x()), net2.predict_proba(_x()))
+    assert spec["name"] == "m"
+
+
 def test_batchnorm_buffers_are_saved(tmp_path):
     arch = {"input_shape": [784], "loss": "ce", "layers": [
         {"type": "dense", "units": 8}, {"type": "batchnorm"}, {"type": "relu"}, {"type": "dense", "units": 10}]}

@@ -310,7 +310,7 @@ class MyDigitsView(QWidget):
             if job.cancelled:
                 raise personalize.AdaptCancelled()
             out_dir.mkdir(parents=True, exist_ok=True)
-            save(result.net, out, spec)
+            save(result.net, out, spec, compress=False)
             return result, spec, out
 
         self.runner.start("adapt", work, base=base, examples=examples)
@@ -373,7 +373,7 @@ class MyDigitsView(QWidget):
             spec["adaptation"] = {**spec["adaptation"], "check": check.to_dict()}
             if data is not None and data.name == "mnist" and len(data.y_test) == 10_000:
                 spec["test_accuracy"] = check.mnist_after       # what the model picker shows, like any model's
-            save(adapted.net, adapted.path, spec)
+            save(adapted.net, adapted.path, spec, compress=False)
             return check, spec
 
         self.runner.start("check", work, base=base, examples=examples, adapted=adapted)

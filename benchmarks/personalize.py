@@ -77,6 +77,8 @@ def main() -> int:
     p.add_argument("--no-mnist", action="store_true", help="skip the MNIST test of every adapted model")
     p.add_argument("--cache", help="npz file to keep the rendered writers in between runs")
     p.add_argument("--json", help="write every measurement to this file")
+    p.add_argument("--set", default="{}", metavar="JSON",
+                   help='AdaptSettings to change, e.g. \'{"agreement": 0.95}\' (default: the app\'s settings)')
     args = p.parse_args()
 
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {cpu_model()}, {os.cpu_count()} cores, Python "
@@ -85,7 +87,8 @@ def main() -> int:
     print(f"{len(y)} drawings by {len(writers)} writers")
     test = None if args.no_mnist else load_dataset("mnist", args.data, test_only=True)
     replay = personalize.load_replay()
-    settings = personalize.AdaptSettings()
+    changes = json.loads(args.set)
+    settings = personalize.AdaptSettings(**changes)
     print("settings: " + json.dumps(settings.to_dict()))
     ks = [int(k) for k in args.k.split(",")]
     rows, records = [], []
@@ -115,7 +118,7 @@ def main() -> int:
                     rest = np.setdiff1d(idx, ex)
                     t0, c0 = time.perf_counter(), time.process_time()
                     result = personalize.adapt(net, personalize.Examples(x[ex], y[ex]), replay=replay,
-                                               settings=personalize.AdaptSettings(seed=draw))
+                                               settings=personalize.AdaptSettings(**{**changes, "seed": draw}))
                     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
                     assert result.head_start == start
                     acc = score(result.net, trunk_x[rest], y[rest])

@@ -17,16 +17,22 @@ The method (measured in benchmarks/personalize.py on ten writers, see README.md)
    thickness), so three examples of a digit cover the ways that person writes it.
 3. Every batch mixes the user's variants with *replay* digits from MNIST's training set (shipped with
    the package, ``mnist_desktop/data/replay_digits.npz``; 2,000 of the 3,000) whose targets are the base
-   network's own outputs, so the head keeps reading ordinary digits (``anchor``: an optional L2 pull
-   toward the base weights, off by default).
+   network's own outputs, so the head keeps reading ordinary digits. Half of the replay rows (``mix``)
+   are blends of two replay digits' features with the base network's output on the blend as target:
+   points between digits, where a changed boundary would flip MNIST test digits that the replay digits
+   themselves (read with a wide margin) never show (``anchor``: an optional L2 pull toward the base
+   weights, off by default).
 4. Batch norm keeps its running statistics (inference mode throughout), so a batch made mostly of one
    writer's digits does not shift how every digit is normalised.
-5. A *class-mean memory*: the mean penultimate features of the user's variants of each digit, as a
-   nearest-mean score, is added to the trained head's outputs with weight ``prototype``. Up to a shift
-   shared by all classes that score is linear in the features, so it is folded exactly into the last
-   dense layer (``fold_prototypes``) and the result stays an ordinary model file. The weight cannot
-   override ordinary digits: it is halved (then quartered, then dropped) until 1,000 held-out MNIST
-   training digits (``guard``) are read as the base network reads them ``agreement`` (99.8%) of the time.
+5. A *class-mean memory*: the mean features (the head's input: for the CNN the 1,024 outputs of the
+   convolutions) of the user's variants of each digit, as a nearest-mean score, is added to the trained
+   head's outputs with a weight. Up to a shift shared by all classes that score is linear in the
+   features, so it rides on 20 more units of the head's first dense layer (``widen_with_memory``) and the
+   result stays an ordinary model file. The weight cannot override ordinary digits: it starts at
+   ``prototype`` (16) and steps down (``MEMORY_STEPS``; to 0 at the end) until blends of two of 1,000
+   held-out MNIST training digits that the base network reads as different digits (``guard``: boundary
+   cases) are read as the base network reads them ``agreement`` (90%) of the time, and the held-out
+   digits themselves ``guard_agreement`` (99.5%) of the time.
 
 No Qt here: the window and ``mnist-desktop adapt`` call the same functions. Images come from
 ``preprocess.to_mnist`` (drawings rendered by ``app.imageio``), exactly what ``predict`` feeds the network.
@@ -48,8 +54,10 @@ from mnist_desktop.engine.losses import LOSSES, softmax
 from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.optim import Adam
 
-METHOD = "head-finetune+replay+memory"
-METHOD_VERSION = 2
+METHOD = "head-finetune+mixup-replay+feature-memory"
+METHOD_VERSION = 3
+MEMORY_STEPS = (1, 3 / 4, 5 / 8, 1 / 2, 3 / 8, 1 / 4, 1 / 8)   # fractions of ``prototype`` the guard tries
+GUARD_BLENDS = 3000                                           # pairs of guard digits blended to check the memory
 REPLAY_FILE = Path(__file__).resolve().parent / "data" / "replay_digits.npz"
 DIGITS = 10
 
@@ -77,6 +85,8 @@ class AdaptSettings:
     lr: float = 1e-3                 # Adam
     anchor: float = 0.0              # L2 pull toward the base weights (per step: grad += anchor * (W - W0))
     distill: float = 1.0             # replay targets: (1 - distill) * label + distill * the base network's output
+    mix: float = 0.5                 # share of each replay batch made of two replay digits' features blended
+                                     # (mixup), with the base network's output on the blend as the target
     max_angle: float = 12.0          # augmentation of the user's digits
     max_shift: float = 1.5
     scale_range: tuple[float, float] = (0.88, 1.12)
@@ -84,9 +94,11 @@ class AdaptSettings:
     augment: tuple[str, ...] = ("rotate", "shift", "scale", "thickness")   # data.augment operations
     max_shear: float = 0.25
     elastic_px: float = 1.0
-    prototype: float = 4.0           # weight of the class-mean memory folded into the last layer (0: none)
-    agreement: float = 0.998         # the memory's weight is halved until the guard digits are read as the
-                                     # base network reads them at least this often (ordinary digits stay put)
+    prototype: float = 16.0          # largest weight of the class-mean memory folded into the head (0: none)
+    agreement: float = 0.9           # the memory's weight steps down (MEMORY_STEPS) until blends of two guard
+                                     # digits of different digits (boundary cases) are read as the base
+                                     # network reads them at least this often (ordinary digits stay put)
+    guard_agreement: float = 0.995   # ... and the guard digits themselves at least this often
     guard: int = 1000                # replay digits not trained on, that check the memory
     seed: int = 0
 
@@ -100,6 +112,8 @@ class AdaptSettings:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if self.anchor < 0:
             raise ValueError(f"anchor must be >= 0, got {self.anchor}")
+        if not 0 <= self.mix <= 1:
+            raise ValueError(f"mix must be between 0 and 1, got {self.mix}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -280,6 +294,15 @@ class _Prepared:
         self.g_feats = blocks[2] if blocks[2] is not None else empty
         head = net.layers[self.start:]
         self.g_base = _head_outputs(head, self.g_feats).argmax(1) if len(self.g_feats) else np.zeros(0, np.int64)
+        # the memory's guard: blends of two guard digits the base network reads as different digits, halfway
+        # or so between them: near its decision boundaries, where a change of reading shows first
+        self.g_blends, self.g_blends_base = self.g_feats[:0], self.g_base[:0]
+        if len(self.g_feats) >= 2:
+            a, b = rng.integers(0, len(self.g_feats), (2, GUARD_BLENDS))
+            pair = self.g_base[a] != self.g_base[b]
+            t = rng.uniform(0.3, 0.7, (GUARD_BLENDS, 1)).astype(net.dtype)
+            self.g_blends = (t * self.g_feats[a] + (1 - t) * self.g_feats[b])[pair]
+            self.g_blends_base = _head_outputs(head, self.g_blends).argmax(1)
         # replay targets: the label, blended with what the base network answers (its soft output keeps
         # the head's whole function on ordinary digits, not only its argmax)
         self.r_targets = np.eye(DIGITS, dtype=np.float32)[self.r_labels]
@@ -290,25 +313,59 @@ class _Prepared:
             self.r_targets = ((1 - settings.distill) * self.r_targets
                               + settings.distill * softmax(h.astype(np.float64)).astype(np.float32))
 
-    def _agrees(self, head: list) -> bool:
-        """Whether the head reads the guard digits as the base network does ``agreement`` of the time."""
-        if not len(self.g_base):
-            return True
-        return bool(np.mean(_head_outputs(head, self.g_feats).argmax(1) == self.g_base) >= self.settings.agreement)
+    def fold_memory(self, net: Network, uf: np.ndarray, ul: np.ndarray) -> tuple[Network, float]:
+        """The trained network with the class-mean memory of the user's variants (``memory_terms`` on the
+        head's input features ``uf``) folded in at the largest weight of ``prototype`` x MEMORY_STEPS for
+        which the guard's blends (boundary cases between MNIST digits the head did not train on) are
+        still read as the base network reads them ``agreement`` of the time, and the guard digits
+        themselves ``guard_agreement`` of the time; the network unchanged (weight 0) if none is.
+        -> (network, weight)."""
+        s = self.settings
+        if not s.prototype or not len(ul):
+            return net, 0.0
+        head = net.layers[self.start:]
+        widen = can_widen(head)
+        space = uf if widen else _penultimate(head, uf)
+        W, b = memory_terms(space, ul)
+        checks = []   # (head outputs, memory scores, the base network's readings, share that must agree)
+        for feats, base, share in ((self.g_blends, self.g_blends_base, s.agreement),
+                                   (self.g_feats, self.g_base, s.guard_agreement)):
+            if len(feats):
+                g = feats if widen else _penultimate(head, feats)
+                checks.append((_head_outputs(head, feats).astype(np.float64), g.astype(np.float64) @ W + b,
+                               base, share))
+        # a share the trained head alone (weight 0) already misses is asked of the memory as that head's own
+        weight = next((s.prototype * f for f in MEMORY_STEPS
+                       if all(np.mean((out + s.prototype * f * mem).argmax(1) == base)
+                              >= min(share, np.mean(out.argmax(1) == base))
+                              for out, mem, base, share in checks)), 0.0)
+        if not weight:
+            return net, 0.0
+        if widen:
+            return widen_with_memory(net, self.start, W, b, weight), weight
+        fold_prototypes(head, uf, ul, weight)
+        return net, weight
 
-    def fold_memory(self, head: list, uf: np.ndarray, ul: np.ndarray) -> float:
-        """Fold the class-mean memory of the user's variants into the trained head (``fold_prototypes``) with
-        the largest weight of ``prototype``, its half, its quarter for which the guard digits (MNIST training
-        digits the head did not train on) are still read as the base network reads them ``agreement`` of the
-        time; 0 (no memory) if none is. -> the weight."""
-        s, last = self.settings, head[-1]
-        W0, b0 = last.params["W"].copy(), last.params["b"].copy()
-        for weight in (s.prototype, s.prototype / 2, s.prototype / 4):
-            fold_prototypes(head, uf, ul, weight)
-            if self._agrees(head):
-                return weight
-            last.params["W"][...], last.params["b"][...] = W0, b0
-        return 0.0
+    def _batch(self, rng: np.random.Generator, uf: np.ndarray, ul: np.ndarray, ub: int, rb: int, blend: int,
+               soft: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """One step's rows: ``ub`` user variants, then ``rb`` replay digits of which the first ``blend`` are
+        blends of two. -> (head inputs, labels, soft targets or None): the user's labels, the replay
+        digits' targets, the base network's answer for each blend."""
+        ui = rng.integers(0, len(uf), ub)
+        if not rb:   # no replay digits
+            return uf[ui], ul[ui], np.eye(DIGITS, dtype=np.float32)[ul[ui]] if soft else None
+        ri = rng.integers(0, len(self.r_labels), rb)
+        xr = self.r_feats[ri]
+        if blend:
+            t = rng.random((blend, 1)).astype(xr.dtype)
+            xr[:blend] = t * xr[:blend] + (1 - t) * self.r_feats[rng.integers(0, len(self.r_labels), blend)]
+        xb, yb = np.concatenate([uf[ui], xr]), np.concatenate([ul[ui], self.r_labels[ri]])
+        if not soft:
+            return xb, yb, None
+        rt = self.r_targets[ri]
+        if blend:
+            rt[:blend] = softmax(_head_outputs(self.net.layers[self.start:], xr[:blend]).astype(np.float64))
+        return xb, yb, np.concatenate([np.eye(DIGITS, dtype=np.float32)[ul[ui]], rt])
 
     def fit(self, keep: np.ndarray | None = None, progress: Progress | None = None,
             should_stop: ShouldStop | None = None, seed_offset: int = 0) -> tuple[Network, float]:
@@ -327,31 +384,17 @@ class _Prepared:
         opt = Adam(slots, s.lr)
         loss_fn = LOSSES[net.loss]
         rng = np.random.default_rng(s.seed + 1 + seed_offset)
-        nr = len(self.r_labels)
         loss = float("nan")
-        ub = min(s.user_batch, len(uf))
-        rb = min(s.replay_batch, nr)
+        ub, rb = min(s.user_batch, len(uf)), min(s.replay_batch, len(self.r_labels))
+        blend = int(round(rb * s.mix)) if net.loss == "ce" else 0
         for step in range(s.steps):
             if should_stop is not None and should_stop():
                 raise AdaptCancelled()
-            ui = rng.integers(0, len(uf), ub)
-            if rb:
-                ri = rng.integers(0, nr, rb)
-                xb = np.concatenate([uf[ui], self.r_feats[ri]])
-                yb = np.concatenate([ul[ui], self.r_labels[ri]])
-            else:
-                ri = None
-                xb, yb = uf[ui], ul[ui]
+            xb, yb, targets = self._batch(rng, uf, ul, ub, rb, blend, net.loss == "ce")
             h = xb
             for layer in head:
                 h = layer.forward(h, False, True)   # inference mode: batch norm keeps its statistics
-            if net.loss == "ce":
-                targets = np.eye(DIGITS, dtype=np.float32)[ul[ui]]
-                if ri is not None:
-                    targets = np.concatenate([targets, self.r_targets[ri]])
-                loss, d = soft_cross_entropy(h, targets)
-            else:
-                loss, d = loss_fn(h, yb)
+            loss, d = soft_cross_entropy(h, targets) if targets is not None else loss_fn(h, yb)
             for j in range(len(head) - 1, -1, -1):
                 d = head[j].backward(d, need_dx=j > 0)
             if s.anchor:
@@ -362,9 +405,9 @@ class _Prepared:
             opt.step()
             if progress is not None and (step % 10 == 9 or step == s.steps - 1):
                 progress(step + 1, s.steps, "training")
-        self.memory_weight = self.fold_memory(head, uf, ul) if s.prototype else 0.0
         if not all(np.isfinite(p).all() for _, p, _, _ in slots):
             raise AdaptError("adaptation diverged (the weights overflowed); the base model is unchanged")
+        net, self.memory_weight = self.fold_memory(net, uf, ul)
         return net, float(loss)
 
 
@@ -375,21 +418,19 @@ def _head_outputs(head: list, feats: np.ndarray) -> np.ndarray:
     return h
 
 
-def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: float) -> None:
-    """Add a nearest-class-mean memory to the head's last (dense) layer, in place.
+def _penultimate(head: list, feats: np.ndarray) -> np.ndarray:
+    """The head's input features -> the input of its last layer."""
+    return _head_outputs(head[:-1], feats)
 
-    On the penultimate features f (the last layer's input) of the user's variants, class c's memory score
-    is -|f - m_c|^2 / (2 s), m_c the mean of that digit's variants, s the mean squared distance of a variant
-    to its own mean. Up to -|f|^2 / (2 s), the same for every class (softmax ignores it), that is
-    f . m_c / s - |m_c|^2 / (2 s): a linear layer, so ``weight`` times it is added to the last layer's W
-    and b and the model stays an ordinary model file. Digits without examples get the average of the others."""
-    last = head[-1]
-    if last.kind != "dense" or not len(labels):
-        return
-    h = feats
-    for layer in head[:-1]:
-        h = layer.forward(h, False, False)
-    h = h.astype(np.float64)                              # (n, D) penultimate features
+
+def memory_terms(feats: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A nearest-class-mean memory as a linear score: features (n, D) of the user's variants -> W (D, 10), b (10,).
+
+    Class c's memory score of features f is -|f - m_c|^2 / (2 s), m_c the mean of that digit's variants, s
+    the mean squared distance of a variant to its own mean. Up to -|f|^2 / (2 s), the same for every class
+    (softmax ignores it), that is f . m_c / s - |m_c|^2 / (2 s) = f W + b. Digits without examples get the
+    average of the others' terms."""
+    h = np.asarray(feats, np.float64)
     present = np.unique(labels)
     means = np.stack([h[labels == c].mean(0) for c in present])          # (C, D)
     s = float(np.mean(((h - means[np.searchsorted(present, labels)]) ** 2).sum(1))) or 1.0
@@ -400,8 +441,57 @@ def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: f
     absent = np.setdiff1d(np.arange(DIGITS), present)
     W[:, absent] = W[:, present].mean(1, keepdims=True)
     b[absent] = b[present].mean()
+    return W, b
+
+
+def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: float) -> None:
+    """Add ``weight`` x the class-mean memory of the penultimate features (the last layer's input) of
+    ``feats`` (the head's input) to the head's last (dense) layer, in place: the memory where the head
+    cannot be widened (``can_widen``)."""
+    last = head[-1]
+    if last.kind != "dense" or not len(labels):
+        return
+    W, b = memory_terms(_penultimate(head, feats), labels)
     last.params["W"] += (weight * W).astype(last.params["W"].dtype)
     last.params["b"] += (weight * b).astype(last.params["b"].dtype)
+
+
+def can_widen(head: list) -> bool:
+    """Whether ``widen_with_memory`` can carry a memory of the head's input features: the head is a dense
+    layer, then only batch norm, ReLU and dropout (ReLU at least once), then the last dense layer."""
+    middle = [layer.kind for layer in head[1:-1]]
+    return (len(head) >= 3 and head[0].kind == "dense" and head[-1].kind == "dense" and "relu" in middle
+            and set(middle) <= {"batchnorm", "relu", "dropout"})
+
+
+def widen_with_memory(net: Network, start: int, W: np.ndarray, b: np.ndarray, weight: float) -> Network:
+    """A copy of ``net`` whose head (layers ``start``..., see ``can_widen``) also adds ``weight`` x (f W + b)
+    to its outputs, f the head's input features: a memory the last layer alone could not hold (it sees only
+    the penultimate features). The head's first dense layer gets 20 more units, f W and -f W; the ReLU
+    passes one of each pair (u = relu(u) - relu(-u)), the batch norms pass them unchanged (scale 1, shift 0),
+    and the last layer adds weight x (the first - the second) to each digit's output, weight x b to its bias.
+    An ordinary model file, 20 units wider; the outputs are the same as the memory beside the network."""
+    from mnist_desktop.engine.layers import BatchNorm
+
+    arch = net.architecture()
+    arch["layers"][start]["units"] += 2 * DIGITS
+    new = Network.from_architecture(arch, rng=np.random.default_rng(0), dtype=net.dtype)
+    first, last = net.layers[start], net.layers[-1]
+    eye = np.eye(DIGITS)
+    arrays = net.arrays()
+    arrays[f"{start}.W"] = np.concatenate([first.params["W"], W, -W], axis=1)
+    arrays[f"{start}.b"] = np.concatenate([first.params["b"], np.zeros(2 * DIGITS)])
+    for i in range(start + 1, len(net.layers) - 1):
+        layer = net.layers[i]
+        if isinstance(layer, BatchNorm):
+            extra = {"gamma": 1.0, "beta": 0.0, "mean": 0.0, "var": 1.0 - layer.eps}
+            for k, v in extra.items():
+                arrays[f"{i}.{k}"] = np.concatenate([arrays[f"{i}.{k}"], np.full(2 * DIGITS, v)])
+    n = len(net.layers) - 1
+    arrays[f"{n}.W"] = np.concatenate([last.params["W"], weight * eye, -weight * eye])
+    arrays[f"{n}.b"] = last.params["b"] + weight * b
+    new.set_arrays({k: np.asarray(v, new.dtype) for k, v in arrays.items()})
+    return new
 
 
 def adapt(net: Network, examples: Examples, *, replay: Replay | None = None,
@@ -537,6 +627,7 @@ def adapted_spec(result: AdaptResult, base_spec: dict, base_path: str | Path | N
         "adapted_layers": f"{result.head_start}-{len(result.net.layers) - 1}",
         "settings": result.settings.to_dict(),
         "memory_weight": result.memory_weight,
+        "memory_units": _units(result.net, result.head_start) - _units(result.base_net, result.head_start),
         "seconds": round(result.seconds, 2),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -546,6 +637,10 @@ def adapted_spec(result: AdaptResult, base_spec: dict, base_path: str | Path | N
                       training=base_spec.get("training") if isinstance(base_spec.get("training"), dict) else {},
                       test_accuracy=test_accuracy, dataset=base_spec.get("dataset", "mnist"),
                       adaptation=adaptation)
+
+
+def _units(net: Network, i: int) -> int:
+    return int(getattr(net.layers[i], "units", 0))
 
 
 def is_adapted(spec: dict) -> bool:

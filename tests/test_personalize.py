@@ -111,6 +111,7 @@ def test_the_spec_records_base_examples_and_method(tmp_path, subset, mlp):
     a = got["adaptation"]
     assert a["method"] == personalize.METHOD and a["examples"] == 30
     assert a["base"]["name"] == spec["name"] and sum(a["per_digit"]) == 30
+    assert a["memory_units"] == (20 if a["memory_weight"] else 0)   # no replay: no guard, the full weight
     assert personalize.base_model_path(got) == resolve_model("mlp").resolve()
     np.testing.assert_allclose(loaded.predict_proba(subset.x_test[:50]), result.net.predict_proba(subset.x_test[:50]),
                                atol=1e-6)
@@ -229,17 +230,41 @@ def test_the_class_mean_memory_is_folded_into_the_last_layer_exactly(mlp):
 
 
 def test_the_memory_cannot_override_ordinary_digits(subset, mlp):
-    """An absurd memory weight is cut (halved, quartered, or dropped) until the held-out replay digits are
-    read as the base network reads them (agreement), so MNIST digits keep their reading."""
+    """An absurd memory weight is stepped down (MEMORY_STEPS, then dropped) until blends of held-out replay
+    digits are read as the base network reads them (agreement), so MNIST digits keep their reading."""
     net, _ = mlp
     x, y = styled(subset.x_test), subset.y_test
     ex = pick(y, 3)
     results = [personalize.adapt(net, personalize.Examples(x[ex], y[ex]), replay=personalize.load_replay(),
-                                 settings=personalize.AdaptSettings(prototype=p, agreement=0.998, steps=30))
+                                 settings=personalize.AdaptSettings(prototype=p, steps=30))
                for p in (0.0, 1e4)]
-    assert results[0].memory_weight == 0 and results[1].memory_weight in (0.0, 2.5e3)   # 1e4, 5e3 overrode them
+    assert results[0].memory_weight == 0
+    assert results[1].memory_weight in [0.0, *(1e4 * f for f in personalize.MEMORY_STEPS[1:])]
     plain, memory = (r.net.predict(subset.x_test) for r in results)
     assert np.mean(memory == plain) >= 0.99
+
+
+def test_the_memory_of_the_head_s_input_rides_on_twenty_more_units_exactly(tmp_path, mlp):
+    """widen_with_memory: the adapted network's outputs are the old ones plus weight x (f W + b) for any
+    features f, signs included (f W < 0 goes through the second unit of each pair), and the file holds an
+    ordinary dense layer 20 units wider; the base network is untouched."""
+    net, _ = mlp
+    start = personalize.head_start(net)
+    head = net.layers[start:]
+    assert personalize.can_widen(head) and not personalize.can_widen(head[:1] + head[-1:])
+    rng = np.random.default_rng(0)
+    f = rng.random((40, head[0].params["W"].shape[0])).astype(np.float32)
+    W, b = personalize.memory_terms(f[:30], np.repeat(np.arange(6), 5))   # 6-9: the others' average
+    W -= W.mean()                                                           # some f W negative
+    wide = personalize.widen_with_memory(net, start, W, b, 2.5)
+    before = personalize._head_outputs(head, f).astype(np.float64)
+    after = personalize._head_outputs(wide.layers[start:], f).astype(np.float64)
+    np.testing.assert_allclose(after, before + 2.5 * (f.astype(np.float64) @ W + b), rtol=1e-4, atol=1e-3)
+    assert wide.layers[start].units == head[0].units + 20 and net.layers[start].units == head[0].units
+    save(wide, tmp_path / "wide.npz")
+    again, _ = load(tmp_path / "wide.npz")
+    x = rng.random((5, 784)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict_proba(x), wide.predict_proba(x))
 
 
 def test_an_adapted_model_s_calibration_does_not_call_ordinary_digits_not_a_digit(subset, mlp):

@@ -221,3 +221,31 @@ def test_chunked_scoring_counts_like_one_pass():
     from mnist_desktop.engine.train import accuracy
     assert epoch.train_acc == accuracy(tr.net, tr.x_train, tr.y_train)
     assert epoch.test_acc == accuracy(tr.net, *tr.test)
+
+
+@pytest.mark.parametrize("l2,dtypes", [(0.0, ("float32", "float32")), (0.01, ("float32", "float32")),
+                                       (0.0, ("float64", "float32"))])
+def test_adam_is_the_textbook_update_on_every_parameter(l2, dtypes):
+    """Adam keeps its moments in flat arrays (one group per dtype): every parameter still gets
+    m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, p -= lr m_hat / (sqrt(v_hat) + eps), with l2 on weights."""
+    from mnist_desktop.engine.optim import Adam
+
+    rng = np.random.default_rng(0)
+    shapes = [(3, 4), (4,), (2, 2, 3)]
+    params = [rng.standard_normal(s).astype(dtypes[i % 2]) for i, s in enumerate(shapes)]
+    grads = [np.zeros_like(p) for p in params]
+    decay = [True, False, True]
+    ref = [p.astype(np.float64) for p in params]
+    m = [np.zeros_like(r) for r in ref]
+    v = [np.zeros_like(r) for r in ref]
+    opt = Adam([(f"p{i}", p, g, d) for i, (p, g, d) in enumerate(zip(params, grads, decay))], lr=0.01, l2=l2)
+    for t in range(1, 6):
+        for i, (g, r, d) in enumerate(zip(grads, ref, decay)):
+            g[...] = rng.standard_normal(g.shape)
+            gt = g.astype(np.float64) + (l2 * r if d else 0)
+            m[i] = 0.9 * m[i] + 0.1 * gt
+            v[i] = 0.999 * v[i] + 0.001 * gt ** 2
+            r -= 0.01 * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
+        opt.step()
+        for p, r in zip(params, ref):
+            np.testing.assert_allclose(p, r, rtol=1e-4, atol=1e-5)

@@ -293,16 +293,15 @@ class MyDigitsView(QWidget):
             return False
         try:
             base = self._base_for(model)
-            if self._replay is None:
-                self._replay = personalize.load_replay()
-        except (ModelFileError, personalize.AdaptError) as exc:
+        except ModelFileError as exc:
             self.banner.show_message(f"Cannot adapt: {exc}")
             return False
         self._base = base
-        replay, out_dir, settings = self._replay, self.models_dir, self.settings
+        out_dir, settings = self.models_dir, self.settings
         out = out_dir / f"{base.name}-mine-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.npz"
 
         def work(job):
+            replay = self._replay = self._replay or personalize.load_replay()   # not on the UI thread: ~80 ms
             result = personalize.adapt(base.net, examples, replay=replay, settings=settings,
                                        progress=lambda done, total, what: job.report(what, done, total),
                                        should_stop=job.is_cancelled)

@@ -54,23 +54,46 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) with bias correction folded into the step size."""
+    """Adam (Kingma & Ba 2015) with bias correction folded into the step size.
+
+    The moments of all parameters live in one flat array each, and a step does its arithmetic once over
+    them: 12 NumPy calls plus 2 per parameter (copy its gradient in, subtract its update), instead of 12
+    per parameter. A training step of a small network is many short calls (mlp-128x2: ~0.7 ms a step, of
+    which a per-parameter Adam took ~0.15 ms), so the call count is what costs. Parameters of mixed dtypes
+    (never the case in a Network) keep their own arrays, stepped one by one."""
 
     def __init__(self, slots, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, l2: float = 0.0) -> None:
         super().__init__(slots, lr, l2)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.m = [np.zeros_like(p) for _, p, _, _ in self.slots]
-        self.v = [np.zeros_like(p) for _, p, _, _ in self.slots]
-        self._tmp = [np.empty_like(p) for _, p, _, _ in self.slots]
+        dtypes = {p.dtype for _, p, _, _ in self.slots}
+        groups = [self.slots] if len(dtypes) == 1 else [[s] for s in self.slots]
+        self._groups = [self._flat(group) for group in groups]
+
+    @staticmethod
+    def _flat(group) -> tuple:
+        """(slots, m, v, g, tmp, g views, tmp views): flat moment, gradient and scratch arrays of the
+        group's parameters, and each parameter's view into the gradient and scratch arrays."""
+        total = sum(p.size for _, p, _, _ in group)
+        dtype = group[0][1].dtype
+        m, v, g, tmp = (np.zeros(total, dtype) for _ in range(4))
+        bounds = np.cumsum([0] + [p.size for _, p, _, _ in group])
+        views = [(g[a:b].reshape(p.shape), tmp[a:b].reshape(p.shape))
+                 for (_, p, _, _), a, b in zip(group, bounds[:-1], bounds[1:])]
+        return group, m, v, g, tmp, [gv for gv, _ in views], [tv for _, tv in views]
 
     def step(self) -> None:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
         eps_t = self.eps * math.sqrt(1 - b2 ** self.t)  # eps on the uncorrected scale
-        for (_, p, g, decay), m, v, tmp in zip(self.slots, self.m, self.v, self._tmp):
-            g = self._grad(p, g, decay)
+        for group, m, v, g, tmp, gviews, tviews in self._groups:
+            for (_, p, grad, decay), gv in zip(group, gviews):
+                if self.l2 and decay:
+                    np.multiply(p, self.l2, out=gv)
+                    gv += grad
+                else:
+                    np.copyto(gv, grad)
             # m += (1 - b1)(g - m);  v += (1 - b2)(g^2 - v), in place
             np.subtract(g, m, out=tmp)
             tmp *= 1 - b1
@@ -83,7 +106,8 @@ class Adam(Optimizer):
             tmp += eps_t
             np.divide(m, tmp, out=tmp)
             tmp *= lr_t
-            p -= tmp
+            for (_, p, _, _), tv in zip(group, tviews):
+                p -= tv
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam")

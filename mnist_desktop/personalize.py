@@ -346,26 +346,39 @@ class _Prepared:
         fold_prototypes(head, uf, ul, weight)
         return net, weight
 
-    def _batch(self, rng: np.random.Generator, uf: np.ndarray, ul: np.ndarray, ub: int, rb: int, blend: int,
-               soft: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """One step's rows: ``ub`` user variants, then ``rb`` replay digits of which the first ``blend`` are
-        blends of two. -> (head inputs, labels, soft targets or None): the user's labels, the replay
-        digits' targets, the base network's answer for each blend."""
-        ui = rng.integers(0, len(uf), ub)
-        if not rb:   # no replay digits
-            return uf[ui], ul[ui], np.eye(DIGITS, dtype=np.float32)[ul[ui]] if soft else None
-        ri = rng.integers(0, len(self.r_labels), rb)
-        xr = self.r_feats[ri]
-        if blend:
-            t = rng.random((blend, 1)).astype(xr.dtype)
-            xr[:blend] = t * xr[:blend] + (1 - t) * self.r_feats[rng.integers(0, len(self.r_labels), blend)]
-        xb, yb = np.concatenate([uf[ui], xr]), np.concatenate([ul[ui], self.r_labels[ri]])
-        if not soft:
-            return xb, yb, None
-        rt = self.r_targets[ri]
-        if blend:
-            rt[:blend] = softmax(_head_outputs(self.net.layers[self.start:], xr[:blend]).astype(np.float64))
-        return xb, yb, np.concatenate([np.eye(DIGITS, dtype=np.float32)[ul[ui]], rt])
+    def _batches(self, rng: np.random.Generator, uf: np.ndarray, ul: np.ndarray, steps: int, ub: int, rb: int,
+                 blend: int, soft: bool, block: int = 20):
+        """Each step's rows: ``ub`` user variants, then ``rb`` replay digits of which the first ``blend``
+        are blends of two. Yields (head inputs, labels, soft targets or None): the user's labels, the
+        replay digits' targets, the base network's answer for each blend. Built ``block`` steps at a time
+        with one call per array instead of a dozen per step: in the window the adaptation shares the
+        GIL with the Draw view, and there every call costs a wait."""
+        nr, d = len(self.r_labels), uf.shape[1]
+        onehot = np.eye(DIGITS, dtype=np.float32)
+        for first in range(0, steps, block):
+            k = min(block, steps - first)
+            ui = rng.integers(0, len(uf), (k, ub))
+            x = np.empty((k, ub + rb, d), uf.dtype)
+            y = np.empty((k, ub + rb), np.int64)
+            x[:, :ub], y[:, :ub] = uf[ui], ul[ui]
+            if rb:
+                ri = rng.integers(0, nr, (k, rb))
+                x[:, ub:], y[:, ub:] = self.r_feats[ri], self.r_labels[ri]
+                if blend:
+                    t = rng.random((k, blend, 1)).astype(uf.dtype)
+                    x[:, ub:ub + blend] *= t
+                    x[:, ub:ub + blend] += (1 - t) * self.r_feats[rng.integers(0, nr, (k, blend))]
+            targets = None
+            if soft:
+                targets = np.empty((k, ub + rb, DIGITS), np.float32)
+                targets[:, :ub] = onehot[ul[ui]]
+                if rb:
+                    targets[:, ub:] = self.r_targets[ri]
+                if rb and blend:
+                    out = _head_outputs(self.net.layers[self.start:], x[:, ub:ub + blend].reshape(-1, d))
+                    targets[:, ub:ub + blend] = softmax(out.astype(np.float64)).reshape(k, blend, DIGITS)
+            for j in range(k):
+                yield x[j], y[j], None if targets is None else targets[j]
 
     def fit(self, keep: np.ndarray | None = None, progress: Progress | None = None,
             should_stop: ShouldStop | None = None, seed_offset: int = 0) -> tuple[Network, float]:
@@ -387,10 +400,9 @@ class _Prepared:
         loss = float("nan")
         ub, rb = min(s.user_batch, len(uf)), min(s.replay_batch, len(self.r_labels))
         blend = int(round(rb * s.mix)) if net.loss == "ce" else 0
-        for step in range(s.steps):
+        for step, (xb, yb, targets) in enumerate(self._batches(rng, uf, ul, s.steps, ub, rb, blend, net.loss == "ce")):
             if should_stop is not None and should_stop():
                 raise AdaptCancelled()
-            xb, yb, targets = self._batch(rng, uf, ul, ub, rb, blend, net.loss == "ce")
             h = xb
             for layer in head:
                 h = layer.forward(h, False, True)   # inference mode: batch norm keeps its statistics

@@ -44,7 +44,7 @@ from mnist_desktop.engine.serialize import ModelFileError, save
 from mnist_desktop.preprocess import to_mnist
 
 CV_FOLDS = 4          # before/after on the user's digits: 4 fits, each without a quarter of them
-SWITCH_INTERVAL = 0.001   # seconds: how often a busy worker thread hands the GIL back while a job runs
+SWITCH_INTERVAL = 0.0002   # seconds: how often a busy worker thread hands the GIL back while a job runs
 
 
 class MyDigitsView(QWidget):

@@ -8,7 +8,8 @@ the real ``Trainer.train_step`` (forward, loss, backward, optimizer step, loss a
 Python numbers), PyTorch runs the usual zero_grad/forward/loss/backward/step plus ``loss.item()`` and the
 correct count. Each library runs in its own process (their thread pools would otherwise spin against
 each other). Each side warms up, then the two are timed alternately ``--repeats`` times for
-``--seconds`` each, with a short pause in between (on a shared machine a busy spell then hits both);
+``--seconds`` each, with a short pause in between (on a shared machine a busy spell then hits both),
+the other library's process stopped (SIGSTOP) while one is timed, so its idle threads cannot spin;
 the table gives the median images/s of each and their ratio. Data: real MNIST training images when found (``--data DIR``, else
 ``$MNIST_DIR``, else the dataset cache), otherwise random images of the same shape; the output says which.
 A second table gives the latency of one-image inference (what the Draw view does on every stroke) for
@@ -280,6 +281,17 @@ def worker(kind: str, args: argparse.Namespace, threads: int, conn) -> None:
             return
 
 
+def pause_others(procs: dict, running: str | None) -> None:
+    """Stop every worker process but ``running``'s (SIGSTOP; None: resume them all). An idle library's
+    threads may keep spinning after its last call, on the cores the other one is being timed on; stopped,
+    they cannot. (Not on Windows: there the 0.3 s pause before each measurement is all there is.)"""
+    import signal
+    if not hasattr(signal, "SIGSTOP"):
+        return
+    for kind, proc in procs.items():
+        os.kill(proc.pid, signal.SIGCONT if running in (None, kind) else signal.SIGSTOP)
+
+
 def torch_available() -> bool:
     import importlib.util
     return importlib.util.find_spec("torch") is not None
@@ -345,15 +357,18 @@ def main(argv=None) -> None:
             results = {k: [] for k in kinds}
             for r in range(args.repeats):
                 for kind in (kinds if r % 2 == 0 else kinds[::-1]):  # alternate who goes first
-                    time.sleep(0.3)  # let the other library's idle threads stop spinning
+                    pause_others(procs, kind)
+                    time.sleep(0.3)
                     conns[kind].send(("measure", args.seconds))
                     results[kind].append(conns[kind].recv())
+            pause_others(procs, None)
             med = {k: statistics.median(v) for k, v in results.items()}
             spread = {k: (min(v), max(v)) for k, v in results.items()}
             rows.append((name, preset.training.get("optimizer", "adam"), med, spread))
             print(f"{name}: ours {med['ours']:,.0f} img/s" +
                   (f", torch {med['torch']:,.0f} img/s" if "torch" in med else ""), file=sys.stderr, flush=True)
     finally:
+        pause_others(procs, None)
         for kind in kinds:
             conns[kind].send(("quit",))
             procs[kind].join(timeout=10)

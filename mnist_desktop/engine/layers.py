@@ -313,7 +313,8 @@ class Conv2D(Layer):
     ones so that the same product adds the bias, and the backward product ``cols.T @ dy`` gives the
     bias gradient as its last column (a column sum over tens of thousands of rows costs more than the
     product itself). Single-channel inputs (the first layer) build the columns transposed, (k*k+1, P),
-    with k*k contiguous slice copies, instead of gathering k-element runs into each row.
+    with one copy from a strided view of the k*k shifted images, instead of gathering k-element runs into
+    each row.
     dx, when the output is about as large as the input ('same' padding) and C is not tiny, is the
     convolution of dy with the flipped kernel: the same im2col + product as forward. Otherwise (valid
     padding, single-channel input) it is one batched product giving, for each kernel offset (i, j), an
@@ -401,12 +402,13 @@ class Conv2D(Layer):
         n, hp, wp, c = xp.shape
         ho, wo, kk = hp - k + 1, wp - k + 1, k * k
         if c == 1:
-            # (kk+1, n, Ho, Wo): each kernel offset is one contiguous copy of a shifted image slice
+            # (kk+1, n, Ho, Wo): for each kernel offset a shifted copy of the images, all in one copy
+            # from a (k, k, n, Ho, Wo) view (one NumPy call, not k*k: a turn at the GIL each)
             colsT = np.empty((kk + 1, n, ho, wo), xp.dtype)
             x3 = xp[..., 0]
-            for i in range(k):
-                for j in range(k):
-                    colsT[i * k + j] = x3[:, i:i + ho, j:j + wo]
+            s0, s1, s2 = x3.strides
+            shifted = as_strided(x3, (k, k, n, ho, wo), (s1, s2, s0, s1, s2), writeable=False)
+            np.copyto(colsT[:kk].reshape(k, k, n, ho, wo), shifted)
             colsT[kk] = 1
             return colsT.reshape(kk + 1, n * ho * wo).T
         # (N, Ho, Wo, k, k, C) window view: one copy, runs of k*C contiguous floats

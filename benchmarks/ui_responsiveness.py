@@ -14,7 +14,7 @@ Runs offscreen with the threads the launched app has (benchmarks/launcher.py che
 launch; no thread variable may be set): both sides use the engine's threads. Data: --data, else wherever `mnist-desktop train`
 finds MNIST, else the committed subset in tests/data. The throughput is each side's images/s within the
 first epoch (BatchRecord.images_per_s), so --batches is capped at one epoch's batches. Each repeat runs the
-command line first, then the window. The load average printed before and after tells whether the machine
+command line and the window one after the other, the command line first in odd repeats, second in even ones. The load average printed before and after tells whether the machine
 was busy: a loaded 2-core machine gives noisy numbers.
 """
 
@@ -169,11 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     if batches < args.batches:
         print(f"# --batches capped at one epoch of this data ({per_epoch})")
     cli_rates, win_rates, lateness = [], [], []
-    for _ in range(args.repeats):
-        cli_rates.append(cli_throughput(args.preset, data, batches))
+    for r in range(args.repeats):
+        if r % 2 == 0:   # who goes first alternates: a machine speeding up or slowing down favours neither
+            cli_rates.append(cli_throughput(args.preset, data, batches))
         rate, late = window_run(app, args.preset, str(folder), batches, args.interval_ms)
         win_rates.append(rate)
         lateness += late
+        if r % 2 == 1:
+            cli_rates.append(cli_throughput(args.preset, data, batches))
     ms = np.array(lateness) * 1000
     cli, win = statistics.median(cli_rates), statistics.median(win_rates)
     stall_max = float(ms.max()) if len(ms) else float("nan")

@@ -307,9 +307,7 @@ class _Prepared:
         # the head's whole function on ordinary digits, not only its argmax)
         self.r_targets = np.eye(DIGITS, dtype=np.float32)[self.r_labels]
         if settings.distill and len(self.r_labels) and net.loss == "ce":
-            h = self.r_feats
-            for layer in net.layers[self.start:]:
-                h = layer.forward(h, False, False)
+            h = _head_outputs(head, self.r_feats)
             self.r_targets = ((1 - settings.distill) * self.r_targets
                               + settings.distill * softmax(h.astype(np.float64)).astype(np.float32))
 
@@ -343,7 +341,7 @@ class _Prepared:
             return net, 0.0
         if widen:
             return widen_with_memory(net, self.start, W, b, weight), weight
-        fold_prototypes(head, uf, ul, weight)
+        _add_to_last(head[-1], W, b, weight)
         return net, weight
 
     def _batches(self, rng: np.random.Generator, uf: np.ndarray, ul: np.ndarray, steps: int, ub: int, rb: int,
@@ -374,9 +372,9 @@ class _Prepared:
                 targets[:, :ub] = onehot[ul[ui]]
                 if rb:
                     targets[:, ub:] = self.r_targets[ri]
-                if rb and blend:
-                    out = _head_outputs(self.net.layers[self.start:], x[:, ub:ub + blend].reshape(-1, d))
-                    targets[:, ub:ub + blend] = softmax(out.astype(np.float64)).reshape(k, blend, DIGITS)
+                    if blend:
+                        out = _head_outputs(self.net.layers[self.start:], x[:, ub:ub + blend].reshape(-1, d))
+                        targets[:, ub:ub + blend] = softmax(out.astype(np.float64)).reshape(k, blend, DIGITS)
             for j in range(k):
                 yield x[j], y[j], None if targets is None else targets[j]
 
@@ -460,10 +458,13 @@ def fold_prototypes(head: list, feats: np.ndarray, labels: np.ndarray, weight: f
     """Add ``weight`` x the class-mean memory of the penultimate features (the last layer's input) of
     ``feats`` (the head's input) to the head's last (dense) layer, in place: the memory where the head
     cannot be widened (``can_widen``)."""
-    last = head[-1]
-    if last.kind != "dense" or not len(labels):
+    if head[-1].kind != "dense" or not len(labels):
         return
-    W, b = memory_terms(_penultimate(head, feats), labels)
+    _add_to_last(head[-1], *memory_terms(_penultimate(head, feats), labels), weight)
+
+
+def _add_to_last(last, W: np.ndarray, b: np.ndarray, weight: float) -> None:
+    """The last (dense) layer's outputs plus ``weight`` x (its input W + b), in place."""
     last.params["W"] += (weight * W).astype(last.params["W"].dtype)
     last.params["b"] += (weight * b).astype(last.params["b"].dtype)
 

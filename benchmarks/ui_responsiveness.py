@@ -3,19 +3,32 @@ as on the command line?
 
   UI stall      while a preset (default cnn-seed) trains in the window, a 10 ms timer on the UI thread
                 measures how late each tick comes: median, p99 and max lateness (the bar: < 50 ms)
-  throughput    images/s of the first --batches batches in the window (TrainWorker, a JobRunner job) against
-                the command line's Trainer driven directly on this thread, same network, settings, data and
-                seed (the bar: window >= 0.9x command line)
+  throughput    images/s of the window's training (TrainWorker, a JobRunner job, with the view drawing its
+                progress) against the command line's loop (``Trainer.run`` driven on this thread), same
+                network, settings, data and seed (the bar: window >= 0.95x command line in every repeat)
 
-    PYTHONPATH=. python benchmarks/ui_responsiveness.py [--batches 300] [--data DIR] [--preset cnn-seed]
-                                                       [--repeats 1] [--interval-ms 10]
+    PYTHONPATH=. python benchmarks/ui_responsiveness.py [--slices 6] [--slice-seconds 1.2] [--data DIR]
+                                                       [--preset cnn-seed] [--repeats 1] [--interval-ms 10]
+
+Each repeat opens a fresh window and a fresh command-line Trainer and lets them train **in turns**:
+``--slices`` slices of ``--slice-seconds`` each, the window first in odd slices, the command line first in
+even ones, the other side paused meanwhile (the window with its Pause, which parks the worker between
+batches; the command line's generator simply not advanced). This machine's speed drifts by 10-20% over a
+few seconds with nothing else running (one repeat's command line ran at 4,546 img/s, the next at 5,479),
+so two runs one after the other measured the drift as much as the window; slices a second or two long,
+alternating, put both sides through the same spells. One slice of each side before them is a warm-up, not
+counted (the window's first pictures of the run, each side's first batches). A side's rate within a slice is measured from the first
+batch that ended in the slice to the last (the Trainer's own batch records: batches trained / seconds
+between them), so the pause, the resume and the hand-over are outside every measured interval. The
+window's records are taken as its worker's Trainer yields them (a subclass that notes each one and yields
+it on: the worker, its reports and the view are the app's own). A repeat's rate for a side is its batches over its seconds across all slices. All of it
+stays within the first epoch (no end-of-epoch scoring is measured); the script stops if the data is too
+small for that.
 
 Runs offscreen with the threads the launched app has (benchmarks/launcher.py checks them against a real
-launch; no thread variable may be set): both sides use the engine's threads. Data: --data, else wherever `mnist-desktop train`
-finds MNIST, else the committed subset in tests/data. The throughput is each side's images/s within the
-first epoch (BatchRecord.images_per_s), so --batches is capped at one epoch's batches. Each repeat runs the
-command line and the window one after the other, the command line first in odd repeats, second in even ones. The load average printed before and after tells whether the machine
-was busy: a loaded 2-core machine gives noisy numbers.
+launch; no thread variable may be set): both sides use the engine's threads. Data: --data, else wherever
+`mnist-desktop train` finds MNIST, else the committed subset in tests/data. The load average printed
+before and after tells whether the machine was busy: a loaded 2-core machine gives noisy numbers.
 """
 
 from __future__ import annotations
@@ -37,10 +50,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import launcher  # noqa: E402  (first: the command line loads NumPy before Qt, as `mnist-desktop` does)
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QSettings, QTimer, qInstallMessageHandler  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, QTimer, qInstallMessageHandler  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from mnist_desktop.app import main_window as mw  # noqa: E402
+from mnist_desktop.app import worker as worker_module  # noqa: E402
 from mnist_desktop.app.state import AppState  # noqa: E402
 from mnist_desktop.app.widgets import configure_pyqtgraph  # noqa: E402
 from mnist_desktop.data import find_dataset, load_dataset  # noqa: E402
@@ -52,19 +66,6 @@ def _options(preset: str) -> SimpleNamespace:
     keys = ("layers", "activation", "loss", "dropout", "augment", "optimizer", "lr", "momentum", "schedule",
             "batch_size", "epochs", "l2", "seed")
     return SimpleNamespace(preset=preset, **{k: None for k in keys})
-
-
-def cli_throughput(preset: str, data, batches: int) -> float:
-    """images/s of the command line's loop (``Trainer.run``) over the first ``batches`` batches."""
-    net, config, augment = build_run(*train_settings(_options(preset)))
-    trainer = Trainer(net, (data.x_train, data.y_train), (data.x_test, data.y_test), config, augment)
-    rate = 0.0
-    for record in trainer.run():
-        if isinstance(record, BatchRecord):
-            rate = record.images_per_s
-            if record.batch >= batches:
-                trainer.cancel()
-    return rate
 
 
 class StallMeter:
@@ -91,9 +92,58 @@ class StallMeter:
         self._last = now
 
 
-def window_run(app: QApplication, preset: str, data_dir: str, batches: int,
-               interval_ms: int) -> tuple[float, list[float]]:
-    """(images/s in the window, tick lateness in s) while the Train view trains ``preset``."""
+class Clock:
+    """(batch, seconds) points of one side within the current slice: its rate is measured between the
+    first and the last (both batches ended inside the slice, so the pauses fall outside)."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[int, float]] = []   # appended on the training thread (a list append is atomic)
+        self.images, self.seconds = 0, 0.0
+
+    def add(self, batch: int, seconds: float) -> None:
+        self.points.append((batch, seconds))
+
+    def close_slice(self, batch_size: int) -> float:
+        """End the slice: add its batches and seconds to the totals; returns its images/s (nan: too short)."""
+        points, self.points = self.points, []   # the side is paused: nothing is being appended
+        if len(points) < 2 or points[-1][1] <= points[0][1]:
+            return float("nan")
+        images = (points[-1][0] - points[0][0]) * batch_size
+        seconds = points[-1][1] - points[0][1]
+        self.images += images
+        self.seconds += seconds
+        return images / seconds
+
+    @property
+    def rate(self) -> float:
+        return self.images / self.seconds if self.seconds else float("nan")
+
+
+def run_until(app: QApplication, done, timeout: float) -> None:
+    """Run the event loop until ``done()`` (checked every 2 ms) or ``timeout`` seconds; ``done=None``: for
+    ``timeout`` seconds exactly, with no polling timer waking the UI thread meanwhile."""
+    loop = QEventLoop()
+    deadline = time.perf_counter() + timeout
+    poll = QTimer()
+    if done is None:
+        poll.setSingleShot(True)
+        poll.timeout.connect(loop.quit)
+        poll.start(round(timeout * 1000))
+    else:
+        poll.timeout.connect(lambda: (done() or time.perf_counter() > deadline) and loop.quit())
+        poll.start(2)
+    loop.exec()
+    poll.stop()
+
+
+def interleaved_repeat(app: QApplication, preset: str, data, data_dir: str, slices: int, slice_seconds: float,
+                       interval_ms: int) -> tuple[float, float, list[float], list[tuple[float, float]]]:
+    """(window images/s, command line images/s, tick lateness in s, per-slice (window, command line)
+    rates) for one repeat: both sides train ``preset`` in alternating slices (see the module docstring)."""
+    net, config, augment = build_run(*train_settings(_options(preset)))
+    cli_trainer = Trainer(net, (data.x_train, data.y_train), (data.x_test, data.y_test), config, augment)
+    cli_records = cli_trainer.run()
+
     scratch = tempfile.TemporaryDirectory()
     settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.IniFormat)
     window = mw.MainWindow(AppState(), settings=settings, persist=False)
@@ -106,43 +156,83 @@ def window_run(app: QApplication, preset: str, data_dir: str, batches: int,
     window.show_view("train")
     window.show()
     app.processEvents()
-    meter = StallMeter(interval_ms)
-    result = {"rate": 0.0, "done": False}
+    win_clock, cli_clock = Clock(), Clock()
+    per_epoch = -(-len(data.x_train) // config.batch_size)
 
-    def watch() -> None:
-        if not result["done"] and view.batches_seen >= batches:
-            result["rate"] = view.last_progress.images_per_s
-            result["done"] = True
-            meter.stop()
-            view.stop()
-        if result["done"] and not view.running:
-            app.quit()
+    too_small: list = []
+    small = ("ui_responsiveness: the data is too small to measure within one epoch; use fewer --slices or a "
+             "shorter --slice-seconds")
 
-    watcher = QTimer()
-    watcher.timeout.connect(watch)
-    watcher.start(50)
-    started = {"meter": False}
+    class RecordingTrainer(Trainer):   # the window's Trainer, every batch's record also on the window's clock
+        def run(self):
+            for record in super().run():
+                if isinstance(record, BatchRecord):
+                    if record.epoch != 1 or record.batch >= per_epoch:
+                        too_small.append(record)      # checked on the UI thread after the slice
+                    else:
+                        win_clock.add(record.batch, record.seconds)
+                yield record
 
-    def on_first_batches() -> None:   # measure while training, not while the data loads
-        if not started["meter"] and view.batches_seen > 0:
-            started["meter"] = True
-            meter.start()
-
-    starter = QTimer()
-    starter.timeout.connect(on_first_batches)
-    starter.start(5)
+    worker_module.Trainer = RecordingTrainer
     if not view.start():
         raise SystemExit(f"ui_responsiveness: could not start: {view.banner.text}")
-    app.exec()
-    watcher.stop()
-    starter.stop()
+    run_until(app, lambda: view.batches_seen > 0, 120)   # the data is loaded and training is under way
+    view.pause()
+    run_until(app, lambda: view._worker.held, 10)
+    win_clock.points = []
+    meter = StallMeter(interval_ms)
+    lateness: list[float] = []
+    per_slice = []
+
+    def window_slice() -> float:
+        meter.start()
+        view.resume()
+        run_until(app, None, slice_seconds)
+        view.pause()
+        run_until(app, lambda: view._worker.held, 10)
+        meter.stop()
+        app.processEvents()            # reports sent before the worker parked
+        lateness.extend(meter.lateness)
+        if too_small:
+            raise SystemExit(small)
+        return win_clock.close_slice(config.batch_size)
+
+    def cli_slice() -> float:
+        end = time.perf_counter() + slice_seconds
+        while time.perf_counter() < end:
+            record = next(cli_records)
+            if not isinstance(record, BatchRecord) or record.batch >= per_epoch:
+                raise SystemExit(small)
+            cli_clock.add(record.batch, record.seconds)
+        return cli_clock.close_slice(config.batch_size)
+
+    window_slice()          # warm-up, not counted: the first pictures of the run, the first batches
+    cli_slice()             # of each side after a pause
+    win_clock.images = cli_clock.images = 0
+    win_clock.seconds = cli_clock.seconds = 0.0
+    lateness.clear()
+    for k in range(slices):
+        if k % 2 == 0:
+            w = window_slice()
+            c = cli_slice()
+        else:
+            c = cli_slice()
+            w = window_slice()
+        per_slice.append((w, c))
+    cli_trainer.cancel()
+    cli_records.close()
+    view.stop()
+    view.resume()
+    run_until(app, lambda: not view.running, 60)
+    worker_module.Trainer = Trainer
     window.close()
-    return result["rate"], meter.lateness
+    return win_clock.rate, cli_clock.rate, lateness, per_slice
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=300, help="batches trained per measurement (default 300)")
+    parser.add_argument("--slices", type=int, default=6, help="slices per side and repeat (default 6)")
+    parser.add_argument("--slice-seconds", type=float, default=1.2, help="length of one slice (default 1.2 s)")
     parser.add_argument("--data", help="folder with the MNIST IDX files")
     parser.add_argument("--preset", default="cnn-seed")
     parser.add_argument("--repeats", type=int, default=1)
@@ -154,7 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     data = load_dataset("mnist", folder)
     batch_size = build_run(*train_settings(_options(args.preset)))[1].batch_size
     per_epoch = -(-len(data.x_train) // batch_size)
-    batches = min(args.batches, per_epoch)
 
     qInstallMessageHandler(mw._quiet_offscreen_notices)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -164,19 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# ui_responsiveness  {time.strftime('%Y-%m-%d %H:%M')}  {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print(f"# {threads_line}")
-    print(f"# {args.preset}, {batches} batches of {batch_size} (of {per_epoch} per epoch), "
-          f"{len(data.x_train):,} training images from {folder}")
-    if batches < args.batches:
-        print(f"# --batches capped at one epoch of this data ({per_epoch})")
+    print(f"# {args.preset}, batches of {batch_size} ({per_epoch} per epoch), {len(data.x_train):,} training images "
+          f"from {folder}; each repeat: {args.slices} slices of {args.slice_seconds:g} s per side, taking turns")
     cli_rates, win_rates, lateness = [], [], []
     for r in range(args.repeats):
-        if r % 2 == 0:   # who goes first alternates: a machine speeding up or slowing down favours neither
-            cli_rates.append(cli_throughput(args.preset, data, batches))
-        rate, late = window_run(app, args.preset, str(folder), batches, args.interval_ms)
-        win_rates.append(rate)
+        win, cli, late, per_slice = interleaved_repeat(app, args.preset, data, str(folder), args.slices,
+                                                      args.slice_seconds, args.interval_ms)
+        win_rates.append(win)
+        cli_rates.append(cli)
         lateness += late
-        if r % 2 == 1:
-            cli_rates.append(cli_throughput(args.preset, data, batches))
+        print(f"# repeat {r + 1}: window {win:,.0f}, command line {cli:,.0f} img/s ({win / cli:.2f}x); slices "
+              + ", ".join(f"{w:,.0f}/{c:,.0f}" for w, c in per_slice))
     ms = np.array(lateness) * 1000
     cli, win = statistics.median(cli_rates), statistics.median(win_rates)
     stall_max = float(ms.max()) if len(ms) else float("nan")

@@ -71,7 +71,7 @@ class RunProgress(QWidget):
         super().__init__(parent)
         self.status_label = QLabel()
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        # its text changes 20 times a second: a fixed size hint keeps that from re-laying out the view
+        # its text changes with every batch report: a fixed size hint keeps that from re-laying out the view
         self.status_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         self.epoch_bar = QProgressBar()
         self.epoch_bar.setToolTip("This epoch's batches")

@@ -15,7 +15,7 @@ A second tab, "Learning curve", is ``learning_curve_panel`` (several presets on 
 
 Work and threads: the run (loading the data, then ``engine.train.Trainer``, the command line's loop) is
 ``worker.TrainWorker``, a job of the view's ``JobRunner`` (app/jobs.py); it owns the network it trains and
-hands it back at the end. Batch reports arrive at most ~20 times a second, each with every batch's loss
+hands it back at the end. Batch reports arrive at most twice a second, each with every batch's loss
 since the previous one.
 """
 

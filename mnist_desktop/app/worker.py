@@ -5,7 +5,7 @@ dataset download. No Qt here: the runner owns the thread and delivers what the w
     runner.start("train", worker.run)              # worker.run(job) on the runner's thread
     # runner.progressed(job, (kind, payload)), kind one of:
     #   "data"     DataInfo, once, before the first batch
-    #   "batches"  BatchProgress, at most ~20 per second, with every batch's loss since the last one
+    #   "batches"  BatchProgress, at most 2 per second, with every batch's loss since the last one
     #   "epoch"    EpochRecord
     #   "weights"  live_weights.WeightSnapshot (with TrainJob.weights_every): at the start, every few hundred
     #              batches and after each epoch, computed on a copy of the network in this thread
@@ -41,10 +41,12 @@ from mnist_desktop.engine.train import (AugmentFn, BatchRecord, EpochRecord, Pau
 log = logging.getLogger(__name__)
 
 REPORT_INTERVAL_S = 0.05   # download progress at most this often: the UI thread is never flooded
-# Batch reports (loss chart, progress bar, ETA) at most this often. Each one costs the UI thread a chart
-# redraw while the trainer wants both cores: at 20 a second the window trained at 0.71-0.92x the command
-# line's speed on the 2-core machine; 4 a second still reads as live and costs it a few percent.
-BATCH_REPORT_INTERVAL_S = 0.25
+# Batch reports (loss chart, progress bar, ETA) at most this often. Each one costs the UI thread ~8 ms
+# (handlers, chart and bars repainted) while the trainer wants both cores: at 20 a second the window trained
+# at 0.71-0.92x the command line's speed on the 2-core machine; at 4 a second 0.90-0.97x, at 1 a second
+# 0.98-1.01x (benchmarks/ui_responsiveness.py, slices taking turns, 2026-12-04); 2 a second still reads as
+# live: 0.95-1.00x.
+BATCH_REPORT_INTERVAL_S = 0.5
 EMA_DECAY = 0.95           # loss smoothing per batch (about a 20-batch window), bias-corrected
 
 

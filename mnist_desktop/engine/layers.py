@@ -133,7 +133,7 @@ class Dense(Layer):
 
     def backward(self, dy, need_dx=True):
         np.matmul(self._x.T, dy, out=self.grads["W"])  # (n_in, N) @ (N, units)
-        np.sum(dy, axis=0, out=self.grads["b"])
+        np.add.reduce(dy, axis=0, out=self.grads["b"])  # np.sum's own work without its Python wrapper
         self.release()
         return dy @ self.params["W"].T if need_dx else None
 

@@ -57,7 +57,7 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction folded into the step size.
 
     The moments of all parameters live in one flat array each, and a step does its arithmetic once over
-    them: 12 NumPy calls plus 2 per parameter (copy its gradient in, subtract its update), instead of 12
+    them: 9 NumPy calls plus 2 per parameter (copy its gradient in, subtract its update), instead of 12
     per parameter. A training step of a small network is many short calls (mlp-128x2: ~0.7 ms a step, of
     which a per-parameter Adam took ~0.15 ms), so the call count is what costs. Parameters of mixed dtypes
     (never the case in a Network) keep their own arrays, stepped one by one."""
@@ -83,10 +83,16 @@ class Adam(Optimizer):
         return group, m, v, g, tmp, [gv for gv, _ in views], [tv for _, tv in views]
 
     def step(self) -> None:
+        # The flat arrays hold the moments scaled: M = m / (1 - b1), V = v / (1 - b2), so each moment is
+        # one multiply and one add a step (M = b1 M + g, V = b2 V + g^2) instead of the three or four of
+        # m += (1 - b1)(g - m), and m / (sqrt(v) + eps) = c M / (sqrt(V) + eps / sqrt(1 - b2)) with
+        # c = (1 - b1) / sqrt(1 - b2): 11 passes over the parameters instead of 13 (mlp-128x2: Adam was
+        # a third of a training step).
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
         eps_t = self.eps * math.sqrt(1 - b2 ** self.t)  # eps on the uncorrected scale
+        scale, eps_scaled = lr_t * (1 - b1) / math.sqrt(1 - b2), eps_t / math.sqrt(1 - b2)
         for group, m, v, g, tmp, gviews, tviews in self._groups:
             for (_, p, grad, decay), gv in zip(group, gviews):
                 if self.l2 and decay:
@@ -94,18 +100,15 @@ class Adam(Optimizer):
                     gv += grad
                 else:
                     np.copyto(gv, grad)
-            # m += (1 - b1)(g - m);  v += (1 - b2)(g^2 - v), in place
-            np.subtract(g, m, out=tmp)
-            tmp *= 1 - b1
-            m += tmp
+            m *= b1
+            m += g
             np.multiply(g, g, out=tmp)
-            tmp -= v
-            tmp *= 1 - b2
+            v *= b2
             v += tmp
             np.sqrt(v, out=tmp)
-            tmp += eps_t
+            tmp += eps_scaled
             np.divide(m, tmp, out=tmp)
-            tmp *= lr_t
+            tmp *= scale
             for (_, p, _, _), tv in zip(group, tviews):
                 p -= tv
 

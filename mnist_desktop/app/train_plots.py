@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from mnist_desktop.app.style import (LEGEND_BORDER, LOSS_COLOR, MUTED_TEXT, PLOT_BACKGROUND, PLOT_FOREGROUND,
                                      RAW_LOSS_COLOR, TEST_COLOR, TRAIN_COLOR)
-REDRAW_MS = 200          # the loss plot is redrawn at most this often: painting it is the UI thread's main cost
+REDRAW_MS = 1000         # the loss plot is redrawn at most once a second: painting it is the UI thread's main cost while training
 
 
 class _Series:

@@ -104,10 +104,16 @@ class RunProgress(QWidget):
     def show_batches(self, p, epochs: int, *, paused: bool, stopping: bool) -> None:
         """A BatchProgress report: both bars, and the status line unless the run is stopping."""
         r = p.last
-        self.epoch_bar.setValue(round(1000 * r.batch / r.batches))
-        self.epoch_bar.setFormat(f"epoch {r.epoch}/{epochs} · batch {r.batch:,}/{r.batches:,}")
-        self.run_bar.setValue(round(1000 * p.run_fraction))
-        self.run_bar.setFormat(f"{p.run_fraction * 100:.0f}% · ETA {format_duration(p.eta_s)}")
+        # QProgressBar.setValue repaints at once (a paint of its own, before the format changes and is painted
+        # again); with updates off the bars, label and all are painted once, in the next pass of the event loop
+        self.setUpdatesEnabled(False)
+        try:
+            self.epoch_bar.setValue(round(1000 * r.batch / r.batches))
+            self.epoch_bar.setFormat(f"epoch {r.epoch}/{epochs} · batch {r.batch:,}/{r.batches:,}")
+            self.run_bar.setValue(round(1000 * p.run_fraction))
+            self.run_bar.setFormat(f"{p.run_fraction * 100:.0f}% · ETA {format_duration(p.eta_s)}")
+        finally:
+            self.setUpdatesEnabled(True)
         state = " · paused" if paused else ""
         scoring = " · scoring the epoch…" if r.batch == r.batches else ""
         if not stopping:

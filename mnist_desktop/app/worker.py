@@ -41,11 +41,11 @@ from mnist_desktop.engine.train import (AugmentFn, BatchRecord, EpochRecord, Pau
 log = logging.getLogger(__name__)
 
 REPORT_INTERVAL_S = 0.05   # download progress at most this often: the UI thread is never flooded
-# Batch reports (loss chart, progress bar, ETA) at most this often. Each one costs the UI thread ~8 ms
-# (handlers, chart and bars repainted) while the trainer wants both cores: at 20 a second the window trained
-# at 0.71-0.92x the command line's speed on the 2-core machine; at 4 a second 0.90-0.97x, at 1 a second
-# 0.98-1.01x (benchmarks/ui_responsiveness.py, slices taking turns, 2026-12-04); 2 a second still reads as
-# live: 0.95-1.00x.
+# Batch reports (loss chart, progress bars, ETA) at most this often. Each one costs the UI thread CPU time
+# (~3.5 ms: handlers and repaints; the chart itself is redrawn at most once a second) while the trainer
+# wants both cores: at 20 a second the window trained at 0.71-0.92x the command line's speed on the 2-core
+# machine, at 4 a second (and ~8 ms each) 0.90-0.97x; at 2 a second, which still reads as live, 0.95-0.99x
+# (benchmarks/ui_responsiveness.py, slices taking turns, 2026-12-04).
 BATCH_REPORT_INTERVAL_S = 0.5
 EMA_DECAY = 0.95           # loss smoothing per batch (about a 20-batch window), bias-corrected
 

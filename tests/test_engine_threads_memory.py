@@ -253,6 +253,26 @@ def test_a_training_step_splits_the_whole_batch_and_matches_one_thread(two_threa
     assert split.copy()._replicas == []   # a copy trains on its own parameters
 
 
+@pytest.mark.parametrize("n", [12, 13])   # an even split, and one where the parts' shares are not powers of 2
+def test_loss_and_grads_runs_each_part_forward_loss_and_backward_in_one_hand_off(two_threads, n):
+    """The fused step (each thread: forward, its share of the loss, backward) gives the one-pass loss,
+    outputs and gradients (float64), with the same dropout masks, and leaves nothing cached."""
+    x = np.random.default_rng(0).random((n, 784))
+    y = np.random.default_rng(1).integers(0, 10, n)
+    split = Network.from_architecture(cnn_seed(), rng=np.random.default_rng(3), dtype=np.float64)
+    whole = split.copy()
+    whole.data_parallel = False
+    assert split._training_parts(n) is not None and len(split._training_parts(n)) == 2
+    loss_s, out_s = split.loss_and_grads(x, y)
+    loss_w, out_w = whole.loss_and_grads(x, y)
+    assert loss_s == pytest.approx(loss_w, rel=1e-12)
+    np.testing.assert_allclose(out_s, out_w, rtol=1e-12)
+    for (_, _, a, _), (_, _, b, _) in zip(split.param_slots(), whole.param_slots()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-14)
+    assert cached(split) == [] and all(cached(r) == [] for r in split._replicas)
+    assert split._parts is None
+
+
 def test_networks_without_a_convolution_train_on_one_thread(two_threads):
     """An MLP's step is many short NumPy calls: split between two threads it was slower than on one."""
     net = Network.from_architecture(mlp([784, 32, 32, 10], dropout=0.2), rng=np.random.default_rng(0))

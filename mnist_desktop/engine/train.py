@@ -205,12 +205,9 @@ class Trainer(PauseGate):
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One mini-batch: forward, backward, update. Returns (loss, correct count)."""
-        net = self.net
-        out = net.forward(xb, training=True)
-        loss, dout = LOSSES[net.loss](out, yb)
-        if not math.isfinite(loss):
+        loss, out = self.net.loss_and_grads(xb, yb)
+        if not math.isfinite(loss):   # the weights stay as they were: no step
             return loss, 0
-        net.backward(dout)
         self.optimizer.step()
         return loss, int(np.count_nonzero(out.argmax(axis=1) == yb))
 

@@ -248,7 +248,7 @@ def test_a_preset_fills_its_training_settings(view):
             form.epochs_spin.value()) == ("sgd", 3.0, 10, 30)
     assert "Nielsen" in form.summary_label.text() and not form._custom_row.isVisibleTo(view)
     form.set_preset("cnn-seed")
-    assert form.augment() == ["rotate"] and not form.dropout_spin.isEnabled()
+    assert form.augment() == ["rotate", "shift"] and not form.dropout_spin.isEnabled()
     assert form.schedule_combo.currentText() == "cosine"
     form.set_preset("mlp-512x2")
     assert form.dropout_spin.value() == pytest.approx(0.3) and form.dropout_spin.isEnabled()

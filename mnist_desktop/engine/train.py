@@ -27,7 +27,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .losses import LOSSES
 from .network import Network
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_lr
 

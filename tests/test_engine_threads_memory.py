@@ -273,6 +273,18 @@ def test_loss_and_grads_runs_each_part_forward_loss_and_backward_in_one_hand_off
     assert split._parts is None
 
 
+def test_the_layer_layout_is_worked_out_for_each_layer_list():
+    """The run order and layer kinds are cached per layer list: an inference copy (batch norms folded
+    away) does not keep its original's, which still list the batch norms."""
+    net = Network.from_architecture(cnn_bn(channels=(4, 6), kernel=3, hidden=16), rng=np.random.default_rng(0))
+    order, kinds = net._layout()
+    assert "batchnorm" in kinds and len(order) == len(net.layers)
+    fast = net.inference_copy()
+    order, kinds = fast._layout()
+    assert "batchnorm" not in kinds and sorted(order) == list(range(len(fast.layers)))
+    assert net._layout()[1] >= {"batchnorm", "conv2d"}   # the original's own, unchanged
+
+
 def test_networks_without_a_convolution_train_on_one_thread(two_threads):
     """An MLP's step is many short NumPy calls: split between two threads it was slower than on one."""
     net = Network.from_architecture(mlp([784, 32, 32, 10], dropout=0.2), rng=np.random.default_rng(0))

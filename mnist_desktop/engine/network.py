@@ -122,9 +122,14 @@ class Network:
         routes to the first maximum, which is the same element unless the window's maximum is <= 0,
         where the ReLU's gradient is 0 either way), so the numbers are the same, and the ReLU passes
         over a quarter of the values (cnn-seed: ~4% of a training step)."""
-        cached = self.__dict__.get("_run_order")   # the layers never change once built: worked out once
-        if cached is not None and len(cached) == len(self.layers):
-            return cached
+        return self._layout()[0]
+
+    def _layout(self) -> tuple[list[int], set[str]]:
+        """(the run order, the layer kinds), worked out once per layer list: the layers never change once
+        built, and a copy or an inference copy (batch norms folded away) is given a list of its own."""
+        cached = self.__dict__.get("_layout_of")
+        if cached is not None and cached[0] is self.layers:
+            return cached[1], cached[2]
         order = list(range(len(self.layers)))
         i = 0
         while i < len(order) - 1:
@@ -133,8 +138,9 @@ class Network:
                 i += 2
             else:
                 i += 1
-        self._run_order = order
-        return order
+        kinds = {layer.kind for layer in self.layers}
+        self._layout_of = (self.layers, order, kinds)
+        return order, kinds
 
     def backward(self, dout: np.ndarray, need_input_grad: bool = False) -> np.ndarray | None:
         """Back-propagate d loss / d outputs; fills every layer's ``grads``; returns d loss / d input
@@ -174,9 +180,7 @@ class Network:
 
     def _training_parts(self, n: int) -> list[tuple[int, int]] | None:
         """The image ranges of a training batch of ``n`` split between threads, or None (one part)."""
-        kinds = self.__dict__.get("_kinds")
-        if kinds is None:
-            kinds = self._kinds = {layer.kind for layer in self.layers}
+        kinds = self._layout()[1]
         if not self.data_parallel or threads.threads() <= 1 or "batchnorm" in kinds or "conv2d" not in kinds:
             return None
         # forward + backward: about three times the forward's multiply-adds per image

@@ -4,8 +4,8 @@ ways interleaved in one process (a busy spell on a shared machine then hits both
     PYTHONPATH=. python benchmarks/data_parallel.py [--preset cnn-seed] [--threads 2] [--batch-size 64]
         [--seconds 1.0] [--repeats 8] [--data DIR]
 
-"whole step": Network.forward/backward split the batch once and run every layer of each part on its own
-thread (Network._split_forward); "per layer": each conv/pool layer splits its own batch and the layers in
+"whole step": the training step splits the batch once and runs each part's forward, loss and backward on
+its own thread (Network.loss_and_grads); "per layer": each conv/pool layer splits its own batch and the layers in
 between run on one thread (``Network.data_parallel = False``). Both run ``Trainer.train_step`` with the
 preset's optimizer on MNIST training images (random ones when MNIST is not found).
 """
@@ -28,6 +28,22 @@ from mnist_desktop.engine import Network, TrainConfig, Trainer, get_preset, thre
 from train_speed import load_training_images  # noqa: E402
 
 
+def alternating_rates(trainers, batches, seconds: float, repeats: int) -> list[list[float]]:
+    """Training images/s of each trainer's ``train_step`` over ``batches`` (cycled), ``repeats`` runs of
+    ``seconds`` each, the trainers taking turns (who goes first alternates), so a busy spell of the machine
+    hits them all: one list of rates per trainer."""
+    rates = [[] for _ in trainers]
+    order = list(range(len(trainers)))
+    for rep in range(repeats):
+        for k in (order if rep % 2 == 0 else order[::-1]):
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                trainers[k].train_step(*batches[n % len(batches)])
+                n += 1
+            rates[k].append(n * len(batches[0][1]) / (time.perf_counter() - t0))
+    return rates
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="cnn-seed")
@@ -44,7 +60,7 @@ def main(argv=None) -> int:
     batches = [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(x) - bs + 1, bs)]
     preset = get_preset(args.preset)
     t = preset.training
-    sides = {}
+    trainers = {}
     for name, whole in (("whole step", True), ("per layer", False)):
         net = Network.from_architecture(preset.architecture, rng=np.random.default_rng(0))
         net.data_parallel = whole
@@ -52,23 +68,16 @@ def main(argv=None) -> int:
                                                          lr=t.get("lr", 1e-3)))
         for xb, yb in batches[:10]:  # warm-up
             trainer.train_step(xb, yb)
-        sides[name] = (trainer, [])
+        trainers[name] = trainer
     load0 = os.getloadavg()[0]
-    for rep in range(args.repeats):
-        for name in (list(sides) if rep % 2 == 0 else list(reversed(sides))):
-            trainer, rates = sides[name]
-            n, t0 = 0, time.perf_counter()
-            while time.perf_counter() - t0 < args.seconds:
-                trainer.train_step(*batches[n % len(batches)])
-                n += 1
-            rates.append(n * bs / (time.perf_counter() - t0))
+    sides = dict(zip(trainers, alternating_rates(list(trainers.values()), batches, args.seconds, args.repeats)))
     print(f"## {args.preset}, batch {bs}, {threads.threads()} engine threads, BLAS {threads.blas_threads()}; "
           f"{args.repeats} interleaved runs of {args.seconds:g} s\n")
     print("| training step | img/s (median) | range |")
     print("|---|---:|---|")
-    for name, (_, rates) in sides.items():
+    for name, rates in sides.items():
         print(f"| {name} | {statistics.median(rates):,.0f} | {min(rates):,.0f}-{max(rates):,.0f} |")
-    a, b = (statistics.median(sides[k][1]) for k in sides)
+    a, b = (statistics.median(rates) for rates in sides.values())
     print(f"\nwhole step / per layer: {a / b:.2f}x")
     print(f"\n{cpu_model()}, {os.cpu_count()} CPUs; {source}; load average {load0:.2f} -> "
           f"{os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")

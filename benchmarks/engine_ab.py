@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+from data_parallel import alternating_rates  # noqa: E402
 from machine import cpu_model  # noqa: E402
 from train_speed import load_training_images  # noqa: E402
 
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="engine-ab-") as tmp:
         engine_copies(args.base, Path(tmp))
         sys.path.insert(0, tmp)
-        sides = []
+        trainers = []
         for name in ("eng_a", "eng_b"):
             engine = importlib.import_module(name)
             engine.threads.set_threads(args.threads)
@@ -75,20 +76,13 @@ def main(argv=None) -> int:
                 batch_size=bs, optimizer=t.get("optimizer", "adam"), lr=t.get("lr", 1e-3)))
             for xb, yb in batches[:20]:   # warm-up
                 trainer.train_step(xb, yb)
-            sides.append((name, trainer, []))
+            trainers.append(trainer)
         load0 = os.getloadavg()[0]
-        for r in range(args.repeats):
-            for _, trainer, rates in (sides if r % 2 == 0 else sides[::-1]):
-                n, t0 = 0, time.perf_counter()
-                while time.perf_counter() - t0 < args.seconds:
-                    trainer.train_step(*batches[n % len(batches)])
-                    n += 1
-                rates.append(n * bs / (time.perf_counter() - t0))
+        a, b = alternating_rates(trainers, batches, args.seconds, args.repeats)
     print(f"## {args.preset}, batch {bs}, {args.threads} engine threads; A = engine at {args.base}, B = working "
           f"tree; {args.repeats} alternating runs of {args.seconds:g} s\n")
-    for label, (_, _, rates) in zip(("A", "B"), sides):
+    for label, rates in (("A", a), ("B", b)):
         print(f"{label}: {statistics.median(rates):10,.0f} img/s (range {min(rates):,.0f}-{max(rates):,.0f})")
-    a, b = sides[0][2], sides[1][2]
     print(f"\nB/A: {statistics.median(b) / statistics.median(a):.3f} (medians), "
           f"{statistics.median(rb / ra for ra, rb in zip(a, b)):.3f} (median of the paired runs)")
     print(f"\n{cpu_model()}, {os.cpu_count()} CPUs; {source}; load average {load0:.2f} -> {os.getloadavg()[0]:.2f}; "

@@ -14,6 +14,7 @@ could move a borderline digit).
 
     MNIST_DIR=/work/shared/datasets/mnist OPENBLAS_NUM_THREADS=1 \\
         python benchmarks/personalize.py --models cnn,mlp --k 1,3,5 --draws 3
+    ... --models cnn --k 3 --distort 1      # the same writers made farther from MNIST (see distort_writers)
 
 Drawings become 28x28 through the same path as ``predict`` (app.imageio.preprocess_file).
 """
@@ -67,6 +68,25 @@ def render_writers(root: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarr
     return x, y, w, writers
 
 
+def distort_writers(x: np.ndarray, w: np.ndarray, amount: float, seed: int = 7) -> np.ndarray:
+    """A harder set of writers from the same drawings: each writer's digits all slanted (shear 0.3-0.5) and
+    turned (10-20 degrees), both times ``amount``, in a direction and by an amount drawn once per writer,
+    then normalised again as MNIST was (long side, centre of mass): one person's consistent habit, which the
+    base network reads worse and adaptation has to learn."""
+    from mnist_desktop.data.augment import affine_transform, pull_matrices
+    from mnist_desktop.data.styles import _long_side, renormalize
+
+    rng = np.random.default_rng(seed)
+    out = x.reshape(-1, 28, 28).copy()
+    for i in np.unique(w):
+        shear = rng.choice([-1, 1]) * rng.uniform(0.3, 0.5) * amount
+        angle = rng.choice([-1, 1]) * rng.uniform(10, 20) * amount
+        images = out[w == i]
+        moved = affine_transform(images, np.repeat(pull_matrices(angle, 1.0, 0, 0, shear), len(images), 0))
+        out[w == i] = renormalize(moved, _long_side(images))
+    return out.reshape(len(x), 784).astype(np.float32)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--writers", default=os.environ.get("WRITERS_DIR", "/work/shared/datasets/writers"))
@@ -77,6 +97,9 @@ def main() -> int:
     p.add_argument("--no-mnist", action="store_true", help="skip the MNIST test of every adapted model")
     p.add_argument("--cache", help="npz file to keep the rendered writers in between runs")
     p.add_argument("--json", help="write every measurement to this file")
+    p.add_argument("--distort", type=float, default=0.0, metavar="F",
+                   help="writers farther from MNIST: each writer's drawings all slanted by F x 0.3-0.5 and turned by "
+                        "F x 10-20 degrees (one random direction and amount per writer), then normalised again")
     p.add_argument("--set", default="{}", metavar="JSON",
                    help='AdaptSettings to change, e.g. \'{"agreement": 0.95}\' (default: the app\'s settings)')
     args = p.parse_args()
@@ -85,6 +108,9 @@ def main() -> int:
           f"{platform.python_version()}, NumPy {np.__version__}; load average {os.getloadavg()[0]:.1f}")
     x, y, w, writers = render_writers(Path(args.writers), Path(args.cache) if args.cache else None)
     print(f"{len(y)} drawings by {len(writers)} writers")
+    if args.distort:
+        x = distort_writers(x, w, args.distort)
+        print(f"each writer's drawings slanted and turned (--distort {args.distort:g})")
     test = None if args.no_mnist else load_dataset("mnist", args.data, test_only=True)
     replay = personalize.load_replay()
     changes = json.loads(args.set)

@@ -244,6 +244,59 @@ def test_the_memory_cannot_override_ordinary_digits(subset, mlp):
     assert np.mean(memory == plain) >= 0.99
 
 
+def test_the_test_like_guard_picks_the_largest_weight_it_allows(subset, mlp):
+    """With the two easier checks switched off, the memory's weight is the largest of prototype x
+    MEMORY_STEPS for which the replay digits distorted like hard test digits (test_like) change their reading
+    no more often than the base network misreads them (test_flips 1; or than the trained head alone changes
+    it), and the full weight is refused."""
+    net, _ = mlp
+    x, y = styled(subset.x_test), subset.y_test
+    ex = personalize.Examples(x[pick(y, 3)], y[pick(y, 3)])
+    replay = personalize.load_replay()
+    settings = personalize.AdaptSettings(steps=30, prototype=16.0, agreement=0.0, guard_agreement=0.0)
+    result = personalize.adapt(net, ex, replay=replay, settings=settings)
+    prep = personalize._Prepared(net, ex, replay, settings, None, None)           # the same features, seeded
+    plain, _ = personalize._Prepared(net, ex, replay, personalize.AdaptSettings(steps=30, prototype=0.0),
+                                     None, None).fit()                            # the same head, no memory
+    start = personalize.head_start(net)
+    base = personalize._head_predict(net, start, prep.t_feats)
+    out = personalize._head_outputs(plain.layers[start:], prep.t_feats).astype(np.float64)
+    W, b = personalize.memory_terms(prep.u_feats, prep.u_labels)
+    mem = prep.t_feats.astype(np.float64) @ W + b
+    assert prep.t_agreement == pytest.approx(np.mean(base == replay.labels))
+    share = min(prep.t_agreement, np.mean(out.argmax(1) == base))
+    agree = {f: np.mean((out + 16.0 * f * mem).argmax(1) == base) for f in personalize.MEMORY_STEPS}
+    assert agree[1] < share                                                # 16 would move MNIST's digits
+    allowed = [16.0 * f for f in personalize.MEMORY_STEPS if agree[f] >= share]
+    assert 0 < result.memory_weight == allowed[0] < 16.0
+    got = personalize._head_predict(result.net, start, prep.t_feats)     # the file's network, memory folded in
+    assert np.mean(got == base) >= share - 1e-9
+
+
+def test_replay_features_are_computed_once_per_base_network(subset, mlp, monkeypatch):
+    """A second adaptation of the same network computes the trunk features of the user's digits only (the
+    replay and test-like digits' come from the cache, equal to a fresh computation); a network with another
+    trunk does not use them."""
+    net, _ = mlp
+    ex = personalize.Examples(subset.x_test[:20], subset.y_test[:20])
+    replay = personalize.load_replay()
+    personalize._replay_cache.clear()
+    totals = []
+    prep = personalize._Prepared(net, ex, replay, personalize.AdaptSettings(copies=2), lambda d, t, w: totals.append(t), None)
+    again = personalize._Prepared(net, ex, replay, personalize.AdaptSettings(copies=2), lambda d, t, w: totals.append(t), None)
+    assert totals[0] == 40 + 2 * len(replay.labels) and totals[-1] == 40
+    assert again.t_feats is prep.t_feats
+    np.testing.assert_array_equal(again.r_feats, prep.r_feats)
+    trunk = net.inference_copy()
+    fresh = personalize.trunk_features(trunk, personalize.head_start(trunk), personalize.test_like(replay.images))
+    np.testing.assert_allclose(prep.t_feats, fresh, rtol=1e-5, atol=1e-6)
+    other = net.copy()
+    other.layers[0].params["W"][0, 0] += 1.0
+    totals.clear()
+    personalize._Prepared(other, ex, replay, personalize.AdaptSettings(copies=2), lambda d, t, w: totals.append(t), None)
+    assert totals[-1] == 40 + 2 * len(replay.labels)
+
+
 def test_the_memory_of_the_head_s_input_rides_on_twenty_more_units_exactly(tmp_path, mlp):
     """widen_with_memory: the adapted network's outputs are the old ones plus weight x (f W + b) for any
     features f, signs included (f W < 0 goes through the second unit of each pair), and the file holds an

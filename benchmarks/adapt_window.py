@@ -7,7 +7,11 @@ point every 20 ms (each one repredicted, as the Draw view does while a user draw
 points (2 s), the canvas cleared and the next digit begun. A 10 ms timer records every gap of the event
 loop, which runs as the app's does (``exec``, not polled).
 
-    python benchmarks/adapt_window.py --models cnn,mlp --repeats 3 [--pen stroke|segments]
+    python benchmarks/adapt_window.py --models cnn,mlp --repeats 3 [--pen stroke|segments] [--cold]
+
+Before each click the view has prepared the model (``MyDigitsView.prepare``: the replay digits' features,
+computed in the background from the first collected digit on, as while a user collects 30 drawings);
+``--cold`` clears that first, for the Adapt click that has to compute them itself.
 
 Until 2026-12-04 the pen added a separate 3-point stroke every 20 ms (200 strokes a digit, each
 repaint and each prediction re-rendering all of them) and the loop was polled from Python every
@@ -41,6 +45,7 @@ def main() -> int:
     p.add_argument("--writer", default="/work/shared/datasets/writers/syn-rkt-dig19")
     p.add_argument("--models", default="cnn,mlp")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--cold", action="store_true", help="nothing prepared: each click computes the replay features")
     p.add_argument("--pen", choices=("stroke", "segments"), default="stroke",
                    help="stroke: one pen stroke a digit (default); segments: the old load, a new 3-point stroke "
                         "every 20 ms, 200 a digit")
@@ -48,6 +53,7 @@ def main() -> int:
     app = QApplication([])
     from mnist_desktop.app.main_window import MainWindow
     from mnist_desktop.drawing import read_drawing
+    from mnist_desktop import personalize
     from mnist_desktop.personalize import label_from_name
     from mnist_desktop.shipped import resolve_model
 
@@ -68,6 +74,12 @@ def main() -> int:
         for r in range(args.repeats):
             window.open_model(resolve_model(model))
             window.show_view("draw")
+            if args.cold:
+                personalize._replay_cache.clear()
+            else:   # as after a user's 30 drawings: prepared in the background from the first one on
+                digits.prepare()
+                while digits.preparer.current("prepare") is not None:
+                    app.processEvents(QEventLoop.AllEvents, 50)
             gaps, last, state = [], [time.perf_counter()], {"i": 0, "done": None}
 
             def tick():
@@ -126,7 +138,8 @@ def main() -> int:
             g = np.array(gaps) * 1000
             print(f"{model} run {r + 1}: Adapt click -> adapted model selected {seconds:.2f} s; event-loop gaps "
                   f"median {np.median(g):.1f} ms, p99 {np.percentile(g, 99):.1f} ms, max {g.max():.1f} ms "
-                  f"({len(g)} ticks); selected: {window.state.model.name}", flush=True)
+                  f"({len(g)} ticks); selected: {window.state.model.name}; {'cold' if args.cold else 'prepared'}",
+                  flush=True)
     window.close()
     return 0
 

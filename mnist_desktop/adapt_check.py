@@ -102,3 +102,30 @@ def measure(base: Network, adapted: Network, examples: personalize.Examples, *, 
             check.mnist_after = r.accuracy
     check.mnist_before, check.n_test = mnist_before, int(len(y))
     return check
+
+
+def check_and_record(base: Network, adapted: Network, adapted_spec: dict, adapted_path, examples: personalize.Examples,
+                     *, replay=None, settings=None, folds: int = 4, mnist_before: float | None = None,
+                     report: Report | None = None, should_stop=None) -> tuple[Check, dict]:
+    """``measure`` with the MNIST test set from the cache (when it is not there: ``Check.mnist_problem`` says
+    why, and only the user's digits are measured), then the adapted model's file rewritten (atomically) with
+    what was measured in its spec (``adaptation.check``; ``test_accuracy`` from the full 10,000 MNIST test
+    digits, what the model picker shows). -> (check, the new spec)."""
+    from mnist_desktop.data import DatasetError, load_dataset
+    from mnist_desktop.engine.serialize import save
+
+    try:
+        data = load_dataset("mnist", test_only=True)
+        test, problem = (data.x_test, data.y_test), None
+    except (DatasetError, ValueError) as exc:
+        data, test, problem = None, None, str(exc).split(". ")[0]
+    check = measure(base, adapted, examples, replay=replay, settings=settings, folds=folds, test=test,
+                    mnist_before=mnist_before, report=report, should_stop=should_stop)
+    if test is None:
+        check.mnist_problem = problem
+    spec = dict(adapted_spec)
+    spec["adaptation"] = {**spec["adaptation"], "check": check.to_dict()}
+    if data is not None and data.name == "mnist" and len(data.y_test) == 10_000:
+        spec["test_accuracy"] = check.mnist_after
+    save(adapted, adapted_path, spec, compress=False)
+    return check, spec

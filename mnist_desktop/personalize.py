@@ -224,6 +224,15 @@ def head_start(net: Network) -> int:
     return max(start, min(after_conv, dense[-1]))
 
 
+def check_adaptable(net: Network) -> None:
+    """AdaptError saying why, if ``net`` cannot be adapted (not 784 inputs and 10 outputs, no dense layer)."""
+    if net.n_outputs != DIGITS:
+        raise AdaptError(f"only a network with 10 outputs (one per digit) can be adapted; this one has {net.n_outputs}")
+    if math.prod(net.input_shape) != 784:
+        raise AdaptError(f"only a network with 784 inputs (28x28) can be adapted; this one takes {net.input_shape}")
+    head_start(net)
+
+
 def trunk_features(net: Network, start: int, x: np.ndarray, chunk: int = 256,
                    should_stop: ShouldStop | None = None) -> np.ndarray:
     """x (N, 784) -> the input of layer ``start`` (N, d), inference mode, ``chunk`` images at a time."""
@@ -272,24 +281,36 @@ def test_like(images: np.ndarray) -> np.ndarray:
     return augment_batch(images, np.random.default_rng(TEST_LIKE_SEED), TEST_LIKE["ops"], **params)
 
 
-# The trunk's features of the replay digits and of their test-like versions depend only on the base
-# network's trunk and the replay digits, not on the user's examples: kept for the last few base networks,
-# so adapting again (more examples, the before/after check) computes only the user's digits.
-_replay_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+@dataclass
+class ReplayFeatures:
+    """What adaptation needs of the replay digits that depends only on the base network: the trunk's
+    features (the head's input) of the replay digits and of their test-like versions (``test_like``), and
+    the base network's outputs for both."""
+
+    feats: np.ndarray
+    outputs: np.ndarray
+    test_feats: np.ndarray
+    test_outputs: np.ndarray
+
+
+# Kept for the last few base networks (REPLAY_CACHE_SIZE), so adapting the same model again (more examples,
+# the before/after check) computes only the user's digits; one computation at a time: a second caller
+# (an Adapt click while the window prepares the same model) waits for the first and takes its result.
+_replay_cache: dict[tuple, ReplayFeatures] = {}
 _replay_cache_lock = threading.Lock()
+_replay_compute_lock = threading.Lock()
 
 
-def _replay_key(trunk: Network, start: int, replay: Replay) -> tuple:
+def _network_key(net: Network) -> str:
     h = hashlib.blake2b(digest_size=16)
-    h.update(json.dumps(trunk.architecture()["layers"][:start]).encode())
-    for name, a in trunk.arrays().items():
-        if int(name.split(".", 1)[0]) < start:
-            h.update(f"{name}:{a.dtype}:{a.shape}".encode())
-            h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest(), replay.digest()
+    h.update(json.dumps(net.architecture()).encode())
+    for name, a in net.arrays().items():
+        h.update(f"{name}:{a.dtype}:{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
 
 
-def _cached_replay_features(key: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+def _cached(key: tuple) -> ReplayFeatures | None:
     with _replay_cache_lock:
         found = _replay_cache.pop(key, None)
         if found is not None:
@@ -297,12 +318,46 @@ def _cached_replay_features(key: tuple) -> tuple[np.ndarray, np.ndarray] | None:
         return found
 
 
-def _store_replay_features(key: tuple, features: tuple[np.ndarray, np.ndarray]) -> None:
+def replay_key(net: Network, replay: Replay) -> tuple:
+    """What the cache knows a base network's ``ReplayFeatures`` by (a hash of its layers and weights and
+    of the replay digits)."""
+    return _network_key(net), replay.digest()
+
+
+def is_prepared(key: tuple) -> bool:
+    """Whether ``replay_features`` has the ``ReplayFeatures`` of ``key`` ready (nothing left to compute)."""
     with _replay_cache_lock:
-        _replay_cache.pop(key, None)
-        _replay_cache[key] = features
-        while len(_replay_cache) > REPLAY_CACHE_SIZE:
-            del _replay_cache[next(iter(_replay_cache))]
+        return key in _replay_cache
+
+
+def replay_features(net: Network, replay: Replay, *, key: tuple | None = None, count: "_Count | None" = None,
+                    should_stop: ShouldStop | None = None) -> ReplayFeatures:
+    """``ReplayFeatures`` of ``net`` (from the cache, else computed and kept); AdaptCancelled if
+    ``should_stop()`` says so meanwhile. The window calls it ahead of Adapt, so the first click is quick."""
+    key = key or replay_key(net, replay)
+    found = _cached(key)
+    if found is not None:
+        return found
+    while not _replay_compute_lock.acquire(timeout=0.05):
+        if should_stop is not None and should_stop():
+            raise AdaptCancelled()
+    try:
+        found = _cached(key)
+        if found is None:
+            count = count or _Count(None, 0)
+            trunk = net.inference_copy()
+            start = head_start(trunk)
+            head = net.layers[head_start(net):]
+            feats = _features(trunk, start, replay.images, count, should_stop)
+            test_feats = _features(trunk, start, test_like(replay.images), count, should_stop)
+            found = ReplayFeatures(feats, _head_outputs(head, feats), test_feats, _head_outputs(head, test_feats))
+            with _replay_cache_lock:
+                _replay_cache[key] = found
+                while len(_replay_cache) > REPLAY_CACHE_SIZE:
+                    del _replay_cache[next(iter(_replay_cache))]
+        return found
+    finally:
+        _replay_compute_lock.release()
 
 
 def augment_examples(images: np.ndarray, copies: int, settings: AdaptSettings,
@@ -353,10 +408,7 @@ class _Prepared:
         settings.validate()
         if len(examples) == 0:
             raise AdaptError("no examples to adapt to: add some of your digits first")
-        if net.n_outputs != DIGITS:
-            raise AdaptError(f"only a network with 10 outputs (one per digit) can be adapted; this one has {net.n_outputs}")
-        if math.prod(net.input_shape) != 784:
-            raise AdaptError(f"only a network with 784 inputs (28x28) can be adapted; this one takes {net.input_shape}")
+        check_adaptable(net)
         self.net, self.examples, self.settings = net, examples, settings
         self.start = head_start(net)
         rng = np.random.default_rng(settings.seed)
@@ -367,27 +419,22 @@ class _Prepared:
         trunk = net.inference_copy()
         trunk_start = head_start(trunk)
         use_replay = replay is not None and settings.replay > 0 and settings.replay_batch > 0
-        key = _replay_key(trunk, trunk_start, replay) if use_replay else None
-        cached = _cached_replay_features(key) if use_replay else None
-        count = _Count(progress, len(variants) + (2 * len(replay.labels) if use_replay and cached is None else 0))
+        key = replay_key(net, replay) if use_replay else None
+        count = _Count(progress, len(variants) + (2 * len(replay.labels) if use_replay and not is_prepared(key) else 0))
         self.u_feats = _features(trunk, trunk_start, variants, count, should_stop)
         self.u_labels = examples.labels[self.src]
         empty = np.zeros((0, self.u_feats.shape[1]), net.dtype)
-        self.r_labels = np.zeros(0, np.int64)
+        self.r_labels, r_out = np.zeros(0, np.int64), np.zeros((0, DIGITS), net.dtype)
         self.r_feats = self.g_feats = self.t_feats = empty   # training replay, guard digits, test-like digits
+        self.g_base = self.t_base = np.zeros(0, np.int64)
         if use_replay:
-            if cached is None:
-                cached = (_features(trunk, trunk_start, replay.images, count, should_stop),
-                          _features(trunk, trunk_start, test_like(replay.images), count, should_stop))
-                _store_replay_features(key, cached)
-            replay_feats, self.t_feats = cached
+            known = replay_features(net, replay, key=key, count=count, should_stop=should_stop)
             order = rng.permutation(len(replay.labels))
-            pick, rest = order[:settings.replay], order[settings.replay:]
-            self.r_feats, self.r_labels = replay_feats[pick], replay.labels[pick]
-            self.g_feats = replay_feats[rest[:settings.guard]]   # replay digits kept out of training: the guard
+            pick, rest = order[:settings.replay], order[settings.replay:settings.replay + settings.guard]
+            self.r_feats, self.r_labels, r_out = known.feats[pick], replay.labels[pick], known.outputs[pick]
+            self.g_feats, self.g_base = known.feats[rest], known.outputs[rest].argmax(1)   # kept out of training
+            self.t_feats, self.t_base = known.test_feats, known.test_outputs.argmax(1)
         head = net.layers[self.start:]
-        self.g_base = _head_outputs(head, self.g_feats).argmax(1) if len(self.g_feats) else np.zeros(0, np.int64)
-        self.t_base = _head_outputs(head, self.t_feats).argmax(1) if len(self.t_feats) else np.zeros(0, np.int64)
         # the share of them whose reading the memory must keep: 1 - test_flips x the base network's error on them
         self.t_agreement = (max(0.0, 1.0 - settings.test_flips * float(np.mean(self.t_base != replay.labels)))
                             if len(self.t_feats) else 1.0)
@@ -404,9 +451,8 @@ class _Prepared:
         # the head's whole function on ordinary digits, not only its argmax)
         self.r_targets = np.eye(DIGITS, dtype=np.float32)[self.r_labels]
         if settings.distill and len(self.r_labels) and net.loss == "ce":
-            h = _head_outputs(head, self.r_feats)
             self.r_targets = ((1 - settings.distill) * self.r_targets
-                              + settings.distill * softmax(h.astype(np.float64)).astype(np.float32))
+                              + settings.distill * softmax(r_out.astype(np.float64)).astype(np.float32))
 
     def fold_memory(self, net: Network, uf: np.ndarray, ul: np.ndarray) -> tuple[Network, float]:
         """The trained network with the class-mean memory of the user's variants (``memory_terms`` on the

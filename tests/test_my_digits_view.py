@@ -163,3 +163,22 @@ def test_cancel_saves_nothing(window, qtbot):
     qtbot.waitUntil(lambda: not any(j.running for j in digits.runner._live), timeout=30_000)
     assert not (app_data_dir() / "adapted-models").exists() or not list((app_data_dir() / "adapted-models").glob("*.npz"))
     assert not personalize.is_adapted(window.state.model.spec)
+
+
+def test_collecting_prepares_the_replay_features_so_adapt_computes_only_the_user_s_digits(window, qtbot):
+    """The first "It's a…" starts computing, in the background, what adapting the current model needs of
+    the replay digits; Adapt then computes the trunk features of the user's digits only."""
+    personalize._replay_cache.clear()
+    digits = window.my_digits_view
+    digits.collect(turned(1, 0), 1)
+    assert digits.preparer.current("prepare") is not None
+    assert not digits.prepare()                           # one at a time for the same model
+    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=30_000)
+    assert personalize.is_prepared(personalize.replay_key(window.state.model.net, personalize.load_replay()))
+    digits.collect(turned(7, 0), 7)
+    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=30_000)
+    totals = []
+    digits.runner.progressed.connect(lambda job, values: totals.append(values) if values[0] == "features" else None)
+    with qtbot.waitSignal(digits.adapted, timeout=60_000):
+        assert digits.start_adapt()
+    assert totals and {total for _, _, total in totals} == {2 * digits.settings.copies}

@@ -335,3 +335,36 @@ def test_an_adapted_model_s_calibration_does_not_call_ordinary_digits_not_a_digi
     out, f = outputs_and_features(result.net, subset.x_test)
     assert np.mean(cal.unfamiliar(out, f)) <= 0.01
     assert cal.digest == model_digest(result.net)
+
+
+def test_replay_features_are_computed_once_when_two_ask_at_the_same_time(mlp, monkeypatch):
+    """The window prepares a model while an Adapt click asks for the same features: one computes, the
+    other waits and takes its result."""
+    import threading
+
+    net, _ = mlp
+    replay = personalize.load_replay()
+    personalize._replay_cache.clear()
+    calls, gate = [], threading.Event()
+    features = personalize._features
+
+    def slow(*args, **kwargs):
+        calls.append(1)
+        gate.wait(10)
+        return features(*args, **kwargs)
+
+    monkeypatch.setattr(personalize, "_features", slow)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(personalize.replay_features(net, replay))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    while not calls:
+        threading.Event().wait(0.01)
+    gate.set()
+    for t in threads:
+        t.join(30)
+    assert len(calls) == 2 and got[0] is got[1]          # one computation: the replay and test-like blocks
+    with pytest.raises(personalize.AdaptCancelled):      # a waiting caller can still be cancelled
+        personalize._replay_cache.clear()
+        with personalize._replay_compute_lock:
+            personalize.replay_features(net, replay, should_stop=lambda: True)

@@ -23,15 +23,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QBoxLayout, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QBoxLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QVBoxLayout, QWidget)
 
 from mnist_desktop import adapt_check
 from mnist_desktop import collection as coll_mod
 from mnist_desktop import personalize
 from mnist_desktop.app.adapt_panel import AdaptPanel
+from mnist_desktop.app.collection_actions import CollectionActions
 from mnist_desktop.app.reflow import reflowing_page
 from mnist_desktop.app.digit_thumbs import DigitStrip, count_text
 from mnist_desktop.app.imageio import render_drawing
@@ -47,7 +47,7 @@ CV_FOLDS = 4          # before/after on the user's digits: 4 fits, each without 
 SWITCH_INTERVAL = 0.0002   # seconds: how often a busy worker thread hands the GIL back while a job runs
 
 
-class MyDigitsView(QWidget):
+class MyDigitsView(CollectionActions, QWidget):
     """The collection (thumbnails per digit, counts, delete/undo, import, export), Adapt with progress and
     cancel, Back to the original, and the honest before/after.
 
@@ -68,6 +68,9 @@ class MyDigitsView(QWidget):
         self.collection = coll_mod.Collection(data / coll_mod.FOLDER_NAME)
         self.models_dir = data / coll_mod.ADAPTED_FOLDER_NAME
         self.runner = JobRunner(self, "adapt")
+        # computes ahead what adapting the current model needs of the replay digits (personalize.replay_features,
+        # cached), so the first Adapt click does not: started when the collection changes or the view is shown
+        self.preparer = JobRunner(self, "prepare")
         self._images: dict[Path, np.ndarray] = {}      # path -> 28x28, what the network sees
         self._undo: list[coll_mod.Removed] = []
         self._base: LoadedModel | None = None          # what "Back to the original" goes back to
@@ -160,6 +163,7 @@ class MyDigitsView(QWidget):
         self.runner.progressed.connect(lambda job, values: self.panel.show_progress(*values))
         self.runner.finished.connect(self._on_job_finished)
         self.runner.busy_changed.connect(self._on_runner_busy_changed)
+        self.preparer.busy_changed.connect(self._on_runner_busy_changed)
         self.state.model_changed.connect(self._on_state_model_changed)
 
     # ---- the collection -----------------------------------------------------------------------------
@@ -203,63 +207,7 @@ class MyDigitsView(QWidget):
                                      f"left out, e.g. {problems[0]}", "warning")
         self._update_buttons()
         self.collection_changed.emit(len(items))
-
-    def selected_paths(self) -> list[Path]:
-        return [Path(it.data(Qt.UserRole)) for strip in self.strips for it in strip.selectedItems()]
-
-    def delete_selected(self) -> int:
-        paths = self.selected_paths()
-        if not paths:
-            return 0
-        removed = self.collection.remove(paths)
-        self._undo.append(removed)
-        self.refresh()
-        self.banner.show_message(f"Deleted {len(removed.files)} digit(s). Undo delete (Ctrl+Z) brings them back.",
-                                 "info")
-        return len(removed.files)
-
-    def undo_delete(self) -> int:
-        if not self._undo:
-            return 0
-        try:
-            n = self.collection.restore(self._undo.pop())
-        except OSError as exc:
-            self.banner.show_message(f"Could not restore the digits: {exc}")
-            return 0
-        self.refresh()
-        return n
-
-    def import_folder(self, folder) -> tuple[int, list[str]]:
-        added, problems = self.collection.import_files([folder])
-        self.refresh()
-        if problems:
-            self.banner.show_message(f"Imported {len(added)} digit(s); {len(problems)} file(s) left out: "
-                                     + "; ".join(problems[:3]) + ("…" if len(problems) > 3 else ""), "warning")
-        else:
-            self.banner.show_message(f"Imported {len(added)} digit(s) from {folder}.", "info")
-        return len(added), problems
-
-    def export_to(self, folder) -> int:
-        try:
-            n = self.collection.export(folder)
-        except OSError as exc:
-            self.banner.show_message(f"Could not export: {exc}")
-            return 0
-        self.banner.show_message(f"Exported {n} drawing(s) to {folder}.", "info")
-        return n
-
-    def ask_import(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a folder of labelled drawings", str(Path.home()))
-        if folder:
-            self.import_folder(folder)
-
-    def ask_export(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export My digits to a folder", str(Path.home()))
-        if folder:
-            self.export_to(folder)
-
-    def open_folder(self) -> bool:
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.collection.ensure())))
+        self.prepare()
 
     def examples(self) -> personalize.Examples:
         images, labels, names = [], [], []
@@ -284,6 +232,38 @@ class MyDigitsView(QWidget):
                                      "or changed; choose a model to adapt in the Draw view")
             return LoadedModel.from_file(path)
         return model
+
+    def prepare(self) -> bool:
+        """Start computing, in the background, what adapting the current model will need of the replay digits
+        (the trunk's features; kept by ``personalize``), if My digits has digits and that model is known: the
+        current one, or for an adapted one the model it was adapted from in this session. An Adapt click
+        meanwhile waits for it rather than computing it twice. True if a job was started."""
+        model = self.state.model
+        if model is None or not any(s.count() for s in self.strips):
+            return False
+        base = model
+        if personalize.is_adapted(model.spec):
+            if self._base is None or model is self._base:
+                return False            # its base is loaded from file when Adapt is pressed
+            base = self._base
+        current = self.preparer.current("prepare")
+        if current is not None and current.info["base"] is base:
+            return False
+        try:
+            personalize.check_adaptable(base.net)
+        except personalize.AdaptError:
+            return False                # Adapt will say why
+
+        def work(job):
+            replay = self._replay = self._replay or personalize.load_replay()
+            personalize.replay_features(base.net, replay, should_stop=job.is_cancelled)
+
+        self.preparer.start("prepare", work, base=base)
+        return True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.prepare()
 
     def start_adapt(self) -> bool:
         model, examples = self.state.model, self.examples()
@@ -353,33 +333,20 @@ class MyDigitsView(QWidget):
         key = str(base.path)
 
         def work(job):
-            from mnist_desktop.data import DatasetError, load_dataset
-
-            try:
-                data = load_dataset("mnist", test_only=True)
-                test = (data.x_test, data.y_test)
-            except (DatasetError, ValueError) as exc:
-                data, test = None, None
-                problem = str(exc).split(". ")[0]
-            check = adapt_check.measure(base.net, adapted.net, examples, replay=replay, settings=settings,
-                                        folds=CV_FOLDS, test=test, mnist_before=cache.get(key) if base.path else None,
-                                        report=job.report, should_stop=job.is_cancelled)
-            if test is None:
-                check.mnist_problem = problem
-            else:
+            check, spec = adapt_check.check_and_record(
+                base.net, adapted.net, adapted.spec, adapted.path, examples, replay=replay, settings=settings,
+                folds=CV_FOLDS, mnist_before=cache.get(key) if base.path else None, report=job.report,
+                should_stop=job.is_cancelled)
+            if check.mnist_before is not None:
                 cache[key] = check.mnist_before
-            spec = dict(adapted.spec)
-            spec["adaptation"] = {**spec["adaptation"], "check": check.to_dict()}
-            if data is not None and data.name == "mnist" and len(data.y_test) == 10_000:
-                spec["test_accuracy"] = check.mnist_after       # what the model picker shows, like any model's
-            save(adapted.net, adapted.path, spec, compress=False)
             return check, spec
 
         self.runner.start("check", work, base=base, examples=examples, adapted=adapted)
 
-    def _on_runner_busy_changed(self, busy: bool) -> None:
+    def _on_runner_busy_changed(self, _busy: bool) -> None:
         # The jobs' NumPy work holds the GIL between calls; a short switch interval (default 5 ms) lets the
         # UI thread in between them, so the Draw view keeps drawing while the model adapts.
+        busy = self.runner.busy or self.preparer.busy
         if busy and self._switch_interval is None:
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(SWITCH_INTERVAL)
@@ -434,6 +401,8 @@ class MyDigitsView(QWidget):
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
         self.panel.show_model(model)
         self._update_buttons()
+        if self.isVisible():
+            self.prepare()
 
     def _update_buttons(self) -> None:
         busy = self.runner.busy
@@ -446,4 +415,5 @@ class MyDigitsView(QWidget):
         self.undo_button.setEnabled(bool(self._undo))
 
     def shutdown(self) -> None:
+        self.preparer.shutdown()
         self.runner.shutdown()

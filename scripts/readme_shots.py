@@ -1,9 +1,12 @@
 """The README's window screenshots, retaken: Draw (a drawn 3 with the Strokes overlay), Draw unsure (a drawn
 0 the CNN reads as "0 or 8?"), Imagine (MLP and CNN, back-projections of all ten), Evaluate (the shipped CNN
 on the MNIST test set) and the Train view's Learning curve tab (docs/learning-curve.json opened). The Train
-view mid-run comes from scripts/train_view_shot.py (a real run). README's My digits pictures are adapt's
-(the CNN adapted to chosen digits of syn-jcp-dig11); ``--only my-digits`` makes a simpler one (5 drawings of
-each digit by --writer, the shipped MLP adapted to them), not the README's.
+view mid-run comes from scripts/train_view_shot.py (a real run). ``--only my-digits`` makes My digits
+(``--per-digit`` drawings of each digit by --writer, ``--misread`` of them chosen among those the model
+misreads, the shipped ``--digits-model`` adapted to them) and its What it did panel close up:
+
+    MNIST_DIR=/path/to/mnist PYTHONPATH=. python scripts/readme_shots.py --only my-digits --digits-model cnn \
+        --writer /work/shared/datasets/writers/syn-jcp-dig11 --misread 2       # README's two pictures
 
     MNIST_DIR=/path/to/mnist PYTHONPATH=. python scripts/readme_shots.py --out docs \\
         --drawings /work/shared/datasets/drawn-digits --writer /work/shared/datasets/writers/syn-sjb-dig20
@@ -33,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--unsure", default="00008_0.json", help="the drawn 0 of docs/draw-unsure.png")
     p.add_argument("--writer", default="/work/shared/datasets/writers/syn-sjb-dig20", help="My digits' drawings")
     p.add_argument("--per-digit", type=int, default=5)
+    p.add_argument("--misread", type=int, default=0, help="of each digit's, up to this many that the model misreads")
+    p.add_argument("--digits-model", default="mlp", help="the shipped model My digits adapts")
     p.add_argument("--only", default=",".join(SHOTS))
     args = p.parse_args(argv)
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -115,18 +120,34 @@ def main(argv: list[str] | None = None) -> int:
     if "my-digits" in only:
         picked = Path(home) / "picked"
         picked.mkdir()
+        from mnist_desktop.app.imageio import preprocess_file
+        from mnist_desktop.engine.serialize import load
+        from mnist_desktop.shipped import resolve_model
+
+        net, _ = load(resolve_model(args.digits_model))
+
+        def misread(f: Path, d: int) -> bool:
+            pre = preprocess_file(f)
+            return pre is not None and int(net.predict(pre.image.reshape(1, 784))[0]) != d
+
         for d in range(10):
-            for f in sorted(Path(args.writer).glob(f"*_{d}.json"))[:args.per_digit]:
+            files = sorted(Path(args.writer).glob(f"*_{d}.json"))
+            wrong = [f for f in files if misread(f, d)][:args.misread] if args.misread else []
+            for f in (wrong + [f for f in files if f not in wrong])[:args.per_digit]:
                 shutil.copy(f, picked / f.name)
-        w = window("mlp")
+        w = window(args.digits_model)
         w.show_view("digits")
         view = w.my_digits_view
         view.import_folder(picked)
+        wait(lambda: view.preparer.current("prepare") is None, 300)   # as while a user looks at the collection
         assert view.start_adapt()
         wait(lambda: not view.runner.busy, 300)
         wait(lambda: view.last_check is not None or not view.runner.busy, 300)
         settle()
         view.refresh()
+        settle()
+        view.panel.grab().save(str(out / "my-digits-after.png"))
+        print(f"saved {out / 'my-digits-after'}.png")
         save(w, "my-digits")
     shutil.rmtree(home, ignore_errors=True)
     return 0

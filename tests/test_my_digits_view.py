@@ -182,3 +182,19 @@ def test_collecting_prepares_the_replay_features_so_adapt_computes_only_the_user
     with qtbot.waitSignal(digits.adapted, timeout=60_000):
         assert digits.start_adapt()
     assert totals and {total for _, _, total in totals} == {2 * digits.settings.copies}
+
+
+def test_a_window_with_digits_prepares_its_model_after_start_up(window, qtbot):
+    """With digits in My digits, the model is prepared a little after it is opened (PREPARE_DELAY_MS), the
+    view unseen: by the time the user gets to Adapt, the click computes only the user's digits."""
+    from mnist_desktop.app import my_digits_view
+
+    digits = window.my_digits_view
+    digits.collect(turned(4, 0), 4)
+    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=30_000)
+    personalize._replay_cache.clear()
+    window.open_model(resolve_model("cnn"))
+    assert not digits.isVisible() and digits.preparer.current("prepare") is None
+    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is not None, timeout=my_digits_view.PREPARE_DELAY_MS + 5000)
+    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=60_000)
+    assert personalize.is_prepared(personalize.replay_key(window.state.model.net, personalize.load_replay()))

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QBoxLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QVBoxLayout, QWidget)
 
@@ -44,6 +44,7 @@ from mnist_desktop.engine.serialize import ModelFileError, save
 from mnist_desktop.preprocess import to_mnist
 
 CV_FOLDS = 4          # before/after on the user's digits: 4 fits, each without a quarter of them
+PREPARE_DELAY_MS = 2000   # after start-up or a change of model: then My digits prepares it (if it has digits)
 SWITCH_INTERVAL = 0.0002   # seconds: how often a busy worker thread hands the GIL back while a job runs
 
 
@@ -69,8 +70,10 @@ class MyDigitsView(CollectionActions, QWidget):
         self.models_dir = data / coll_mod.ADAPTED_FOLDER_NAME
         self.runner = JobRunner(self, "adapt")
         # computes ahead what adapting the current model needs of the replay digits (personalize.replay_features,
-        # cached), so the first Adapt click does not: started when the collection changes or the view is shown
+        # cached), so the first Adapt click does not: started when the collection changes, the view is shown, or
+        # PREPARE_DELAY_MS after the model changes (start-up included)
         self.preparer = JobRunner(self, "prepare")
+        self._prepare_timer = QTimer(self, singleShot=True, interval=PREPARE_DELAY_MS, timeout=self.prepare)
         self._images: dict[Path, np.ndarray] = {}      # path -> 28x28, what the network sees
         self._undo: list[coll_mod.Removed] = []
         self._base: LoadedModel | None = None          # what "Back to the original" goes back to
@@ -401,8 +404,7 @@ class MyDigitsView(CollectionActions, QWidget):
     def _on_state_model_changed(self, model: LoadedModel | None) -> None:
         self.panel.show_model(model)
         self._update_buttons()
-        if self.isVisible():
-            self.prepare()
+        self._prepare_timer.start()     # a while after start-up or a change of model, if My digits has digits
 
     def _update_buttons(self) -> None:
         busy = self.runner.busy

@@ -195,6 +195,7 @@ def test_a_window_with_digits_prepares_its_model_after_start_up(window, qtbot):
     personalize._replay_cache.clear()
     window.open_model(resolve_model("cnn"))
     assert not digits.isVisible() and digits.preparer.current("prepare") is None
-    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is not None, timeout=my_digits_view.PREPARE_DELAY_MS + 5000)
+    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is not None,
+                    timeout=my_digits_view.PREPARE_DELAY_MS + 5000)
     qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=60_000)
     assert personalize.is_prepared(personalize.replay_key(window.state.model.net, personalize.load_replay()))

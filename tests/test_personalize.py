@@ -282,8 +282,13 @@ def test_replay_features_are_computed_once_per_base_network(subset, mlp, monkeyp
     replay = personalize.load_replay()
     personalize._replay_cache.clear()
     totals = []
-    prep = personalize._Prepared(net, ex, replay, personalize.AdaptSettings(copies=2), lambda d, t, w: totals.append(t), None)
-    again = personalize._Prepared(net, ex, replay, personalize.AdaptSettings(copies=2), lambda d, t, w: totals.append(t), None)
+    settings = personalize.AdaptSettings(copies=2)
+
+    def count(done, total, what):
+        totals.append(total)
+
+    prep = personalize._Prepared(net, ex, replay, settings, count, None)
+    again = personalize._Prepared(net, ex, replay, settings, count, None)
     assert totals[0] == 40 + 2 * len(replay.labels) and totals[-1] == 40
     assert again.t_feats is prep.t_feats
     np.testing.assert_array_equal(again.r_feats, prep.r_feats)
@@ -293,7 +298,7 @@ def test_replay_features_are_computed_once_per_base_network(subset, mlp, monkeyp
     other = net.copy()
     other.layers[0].params["W"][0, 0] += 1.0
     totals.clear()
-    personalize._Prepared(other, ex, replay, personalize.AdaptSettings(copies=2), lambda d, t, w: totals.append(t), None)
+    personalize._Prepared(other, ex, replay, settings, count, None)
     assert totals[-1] == 40 + 2 * len(replay.labels)
 
 

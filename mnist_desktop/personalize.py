@@ -234,10 +234,13 @@ def check_adaptable(net: Network) -> None:
 
 
 def trunk_features(net: Network, start: int, x: np.ndarray, chunk: int = 256,
-                   should_stop: ShouldStop | None = None) -> np.ndarray:
-    """x (N, 784) -> the input of layer ``start`` (N, d), inference mode, ``chunk`` images at a time."""
+                   should_stop: ShouldStop | None = None, done: Callable[[int], None] | None = None) -> np.ndarray:
+    """x (N, 784) -> the input of layer ``start`` (N, d), inference mode, ``chunk`` images at a time;
+    ``should_stop()`` asked before each chunk, ``done(n)`` told after it (n: its images)."""
     x = np.asarray(x, net.dtype)
     if start == 0:
+        if done is not None and len(x):
+            done(len(x))
         return x.reshape(len(x), -1).copy()
     out = None
     for i in range(0, len(x), chunk):
@@ -250,6 +253,8 @@ def trunk_features(net: Network, start: int, x: np.ndarray, chunk: int = 256,
         if out is None:
             out = np.empty((len(x), h.shape[1]), net.dtype)
         out[i:i + chunk] = h
+        if done is not None:
+            done(len(h))
     return out if out is not None else np.zeros((0, 0), net.dtype)
 
 
@@ -263,16 +268,6 @@ class _Count:
         self.done += n
         if self.progress is not None:
             self.progress(self.done, self.total, "features")
-
-
-def _features(trunk: Network, start: int, images: np.ndarray, count: _Count,
-              should_stop: ShouldStop | None, chunk: int = 64) -> np.ndarray:
-    """``trunk_features`` ``chunk`` images at a time, progress counted and ``should_stop`` asked between."""
-    parts = []
-    for i in range(0, len(images), chunk):
-        parts.append(trunk_features(trunk, start, images[i:i + chunk], chunk, should_stop))
-        count.add(len(parts[-1]))
-    return np.concatenate(parts) if parts else np.zeros((0, 0), trunk.dtype)
 
 
 def test_like(images: np.ndarray) -> np.ndarray:
@@ -344,12 +339,12 @@ def replay_features(net: Network, replay: Replay, *, key: tuple | None = None, c
     try:
         found = _cached(key)
         if found is None:
-            count = count or _Count(None, 0)
+            done = count.add if count is not None else None
             trunk = net.inference_copy()
             start = head_start(trunk)
             head = net.layers[head_start(net):]
-            feats = _features(trunk, start, replay.images, count, should_stop)
-            test_feats = _features(trunk, start, test_like(replay.images), count, should_stop)
+            feats = trunk_features(trunk, start, replay.images, 64, should_stop, done)
+            test_feats = trunk_features(trunk, start, test_like(replay.images), 64, should_stop, done)
             found = ReplayFeatures(feats, _head_outputs(head, feats), test_feats, _head_outputs(head, test_feats))
             with _replay_cache_lock:
                 _replay_cache[key] = found
@@ -421,7 +416,7 @@ class _Prepared:
         use_replay = replay is not None and settings.replay > 0 and settings.replay_batch > 0
         key = replay_key(net, replay) if use_replay else None
         count = _Count(progress, len(variants) + (2 * len(replay.labels) if use_replay and not is_prepared(key) else 0))
-        self.u_feats = _features(trunk, trunk_start, variants, count, should_stop)
+        self.u_feats = trunk_features(trunk, trunk_start, variants, 64, should_stop, count.add)
         self.u_labels = examples.labels[self.src]
         empty = np.zeros((0, self.u_feats.shape[1]), net.dtype)
         self.r_labels, r_out = np.zeros(0, np.int64), np.zeros((0, DIGITS), net.dtype)

@@ -351,14 +351,14 @@ def test_replay_features_are_computed_once_when_two_ask_at_the_same_time(mlp, mo
     replay = personalize.load_replay()
     personalize._replay_cache.clear()
     calls, gate = [], threading.Event()
-    features = personalize._features
+    features = personalize.trunk_features
 
     def slow(*args, **kwargs):
         calls.append(1)
         gate.wait(10)
         return features(*args, **kwargs)
 
-    monkeypatch.setattr(personalize, "_features", slow)
+    monkeypatch.setattr(personalize, "trunk_features", slow)
     got = []
     threads = [threading.Thread(target=lambda: got.append(personalize.replay_features(net, replay))) for _ in range(2)]
     for t in threads:

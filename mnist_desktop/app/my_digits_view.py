@@ -236,6 +236,11 @@ class MyDigitsView(CollectionActions, QWidget):
             return LoadedModel.from_file(path)
         return model
 
+    def _replay_digits(self) -> personalize.Replay:
+        """The replay digits, read once (by a job: not on the UI thread, ~80 ms)."""
+        self._replay = self._replay or personalize.load_replay()
+        return self._replay
+
     def prepare(self) -> bool:
         """Start computing, in the background, what adapting the current model will need of the replay digits
         (the trunk's features; kept by ``personalize``), if My digits has digits and that model is known: the
@@ -258,8 +263,7 @@ class MyDigitsView(CollectionActions, QWidget):
             return False                # Adapt will say why
 
         def work(job):
-            replay = self._replay = self._replay or personalize.load_replay()
-            personalize.replay_features(base.net, replay, should_stop=job.is_cancelled)
+            personalize.replay_features(base.net, self._replay_digits(), should_stop=job.is_cancelled)
 
         self.preparer.start("prepare", work, base=base)
         return True
@@ -284,7 +288,7 @@ class MyDigitsView(CollectionActions, QWidget):
         out = out_dir / f"{base.name}-mine-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.npz"
 
         def work(job):
-            replay = self._replay = self._replay or personalize.load_replay()   # not on the UI thread: ~80 ms
+            replay = self._replay_digits()
             result = personalize.adapt(base.net, examples, replay=replay, settings=settings,
                                        progress=lambda done, total, what: job.report(what, done, total),
                                        should_stop=job.is_cancelled)

@@ -33,8 +33,8 @@ The method (measured in benchmarks/personalize.py on ten writers, see README.md)
    held-out MNIST training digits that the base network reads as different digits (``guard``: boundary
    cases) are read as the base network reads them ``agreement`` (90%) of the time, the held-out
    digits themselves ``guard_agreement`` (99.5%) of the time, and all 3,000 replay digits, each distorted
-   once about as hard as MNIST's test digits are (``test_like``), change their reading no more often than
-   the base network misreads them (``test_flips`` 1: 11 of 3,000 for the shipped CNN, 65 for the MLP).
+   once about as hard as MNIST's test digits are (``test_like``; shipped in the same file), change their
+   reading no more often than the base network misreads them (``test_flips`` 1: 11 of 3,000 for the shipped CNN, 65 for the MLP).
    That last check is what holds MNIST's test accuracy when a writer's digits are far from MNIST's: with
    only the first two, a strongly slanted and turned version of the ten dev writers cost the CNN up to 0.7
    point on MNIST's test set (benchmarks/personalize.py ``--distort``, README.md).
@@ -54,6 +54,8 @@ import json
 import math
 import threading
 import time
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -180,17 +182,26 @@ class Examples:
 
 @dataclass
 class Replay:
-    """MNIST training digits mixed into adaptation: images (n, 784) float32, labels (n,) int64."""
+    """MNIST training digits mixed into adaptation: images (n, 784) float32, labels (n,) int64; and their
+    test-like versions (``test_like``) when the file holds them (else computed on first use)."""
 
     images: np.ndarray
     labels: np.ndarray
     source: str = ""
+    test_images: np.ndarray | None = None
+
+    def test_like_images(self) -> np.ndarray:
+        """(n, 784) float32: ``test_images``, or ``test_like(images)`` computed once."""
+        if self.test_images is None:
+            self.test_images = test_like(self.images)
+        return self.test_images
 
     def digest(self) -> str:
-        """A hash of the images and labels (computed once): what the feature cache knows them by."""
+        """A hash of the images and labels (computed once): what the feature cache knows them by. Test-like
+        images from the file are hashed too; computed ones follow from the images."""
         if getattr(self, "_digest", None) is None:
             h = hashlib.blake2b(digest_size=16)
-            for a in (self.images, self.labels):
+            for a in (self.images, self.labels) + (() if self.test_images is None else (self.test_images,)):
                 h.update(f"{a.dtype}:{a.shape}".encode())
                 h.update(np.ascontiguousarray(a).data)
             self._digest = h.hexdigest()
@@ -198,16 +209,22 @@ class Replay:
 
 
 def load_replay(path: str | Path = REPLAY_FILE) -> Replay:
-    """The replay digits shipped with the package (3,000 MNIST training digits, 300 of each, as uint8)."""
+    """The replay digits shipped with the package (3,000 MNIST training digits, 300 of each, as uint8), and
+    their test-like versions (``test_like``, uint8) if the file has them: computing those takes 0.1-0.3 s,
+    which every first adaptation of a model would otherwise pay (``scripts/replay_file.py`` writes them)."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:   # the file closes on any error
             images, labels = z["images"], z["labels"]
-    except (OSError, KeyError, ValueError) as exc:
+            tests = z["test_like"] if "test_like" in z.files else None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise AdaptError(f"{path}: the replay digits cannot be read ({exc})") from None
     if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 784 or len(labels) != len(images):
         raise AdaptError(f"{path}: the replay digits are not (n, 784) uint8 images with n labels")
-    return Replay(images.astype(np.float32) / 255, labels.astype(np.int64), str(path))
+    if tests is not None and (tests.dtype != np.uint8 or tests.shape != images.shape):
+        raise AdaptError(f"{path}: the test-like digits are not uint8 images of the replay digits' shape")
+    return Replay(images.astype(np.float32) / 255, labels.astype(np.int64), str(path),
+                  None if tests is None else tests.astype(np.float32) / 255)
 
 
 # ---- where the network is cut ----------------------------------------------------------------------
@@ -344,7 +361,7 @@ def replay_features(net: Network, replay: Replay, *, key: tuple | None = None, c
             start = head_start(trunk)
             head = net.layers[head_start(net):]
             feats = trunk_features(trunk, start, replay.images, 64, should_stop, done)
-            test_feats = trunk_features(trunk, start, test_like(replay.images), 64, should_stop, done)
+            test_feats = trunk_features(trunk, start, replay.test_like_images(), 64, should_stop, done)
             found = ReplayFeatures(feats, _head_outputs(head, feats), test_feats, _head_outputs(head, test_feats))
             with _replay_cache_lock:
                 _replay_cache[key] = found

@@ -273,6 +273,31 @@ def test_the_test_like_guard_picks_the_largest_weight_it_allows(subset, mlp):
     assert np.mean(got == base) >= share - 1e-9
 
 
+def test_the_replay_file_ships_its_test_like_digits_and_a_bad_one_is_refused(tmp_path):
+    """The shipped file holds test_like(images) as uint8 (so no first adaptation computes them); a file
+    without them computes the same on first use; a damaged or mis-shaped file is an AdaptError, not a crash."""
+    shipped = personalize.load_replay()
+    fresh = personalize.test_like(shipped.images)
+    assert shipped.test_images is not None
+    assert np.abs(shipped.test_like_images() - fresh).max() <= 0.5 / 255 + 1e-6
+    with np.load(personalize.REPLAY_FILE, allow_pickle=False) as z:
+        images, labels = z["images"][:50], z["labels"][:50]
+    np.savez(tmp_path / "plain.npz", images=images, labels=labels)
+    plain = personalize.load_replay(tmp_path / "plain.npz")
+    assert plain.test_images is None
+    np.testing.assert_array_equal(plain.test_like_images(), personalize.test_like(plain.images))
+    np.savez(tmp_path / "wrong.npz", images=images, labels=labels, test_like=images[:10])
+    with pytest.raises(personalize.AdaptError, match="test-like"):
+        personalize.load_replay(tmp_path / "wrong.npz")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(personalize.AdaptError, match="cannot be read"):
+        personalize.load_replay(tmp_path / "broken.npz")
+    whole = personalize.REPLAY_FILE.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[:len(whole) * 3 // 5])          # a download cut short
+    with pytest.raises(personalize.AdaptError, match="cannot be read"):
+        personalize.load_replay(tmp_path / "cut.npz")
+
+
 def test_replay_features_are_computed_once_per_base_network(subset, mlp, monkeypatch):
     """A second adaptation of the same network computes the trunk features of the user's digits only (the
     replay and test-like digits' come from the cache, equal to a fresh computation); a network with another
@@ -293,7 +318,7 @@ def test_replay_features_are_computed_once_per_base_network(subset, mlp, monkeyp
     assert again.t_feats is prep.t_feats
     np.testing.assert_array_equal(again.r_feats, prep.r_feats)
     trunk = net.inference_copy()
-    fresh = personalize.trunk_features(trunk, personalize.head_start(trunk), personalize.test_like(replay.images))
+    fresh = personalize.trunk_features(trunk, personalize.head_start(trunk), replay.test_like_images())
     np.testing.assert_allclose(prep.t_feats, fresh, rtol=1e-5, atol=1e-6)
     other = net.copy()
     other.layers[0].params["W"][0, 0] += 1.0

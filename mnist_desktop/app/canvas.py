@@ -248,6 +248,8 @@ class DrawingCanvas(QWidget):
     def set_overlay(self, rgba: np.ndarray | None) -> None:
         """Show (H', W', 4) uint8 RGBA over the content (the strokes' canvas or the opened image), stretched
         to cover it, or nothing (None). Only painted: ``pixels()`` and the input never include it."""
+        if rgba is None and self._overlay is None:
+            return          # every prediction without the overlay says None: no full repaint for it
         self._overlay = None if rgba is None else _qimage_from_pixels(rgba)
         self.update()
 

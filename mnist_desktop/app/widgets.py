@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPalette, QPen
-from PySide6.QtWidgets import (QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
+from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
 from mnist_desktop.app.style import (BANNER_COLORS, BAR_COLOR, BOX_COLOR, GUIDE_COLOR,  # noqa: F401 (re-exported)
@@ -184,6 +184,8 @@ class PreprocessPreview(QWidget):
     def set_saliency(self, rgba: np.ndarray | None) -> None:
         """(28, 28, 4) uint8 RGBA over the 28x28 pane (the saliency overlay), or None to hide it."""
         if rgba is None:
+            if not (self.saliency_item.isVisible() or self._saliency_dim.isVisible()):
+                return      # already hidden (every prediction with the overlay off says None)
             self.saliency_item.clear()
             self.saliency_item.hide()
             self._saliency_dim.hide()
@@ -208,6 +210,9 @@ def ten_bars(item: pg.PlotItem, y_max: float, width: float) -> tuple[pg.BarGraph
     for axis in (bottom, left):
         axis.setPen(pg.mkPen(PLOT_FOREGROUND))
         axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))
+        # the axes (and the grid the left one draws across the plot) repaint with every change of the bars:
+        # from a cached pixmap, not by replaying their drawing (the Draw view's chart: 1.9 -> 0.8 ms a paint)
+        axis.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=width, brush=BAR_COLOR, pen=pg.mkPen(None))
     item.addItem(bars)
     labels = []

@@ -75,7 +75,7 @@ def main() -> int:
             window.open_model(resolve_model(model))
             window.show_view("draw")
             if args.cold:
-                personalize._replay_cache.clear()
+                personalize.clear_replay_cache()
             else:   # as after a user's 30 drawings: prepared in the background from the first one on
                 digits.prepare()
                 while digits.preparer.current("prepare") is not None:

@@ -213,16 +213,17 @@ def load_replay(path: str | Path = REPLAY_FILE) -> Replay:
     their test-like versions (``test_like``, uint8) if the file has them: computing those takes 0.1-0.3 s,
     which every first adaptation of a model would otherwise pay (``scripts/replay_file.py`` writes them)."""
     path = Path(path)
+    fix = "; reinstalling mnist-desktop restores it" if path == REPLAY_FILE else ""
     try:
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:   # the file closes on any error
             images, labels = z["images"], z["labels"]
             tests = z["test_like"] if "test_like" in z.files else None
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise AdaptError(f"{path}: the replay digits cannot be read ({exc})") from None
+        raise AdaptError(f"{path}: the replay digits cannot be read ({exc}){fix}") from None
     if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 784 or len(labels) != len(images):
-        raise AdaptError(f"{path}: the replay digits are not (n, 784) uint8 images with n labels")
+        raise AdaptError(f"{path}: the replay digits are not (n, 784) uint8 images with n labels{fix}")
     if tests is not None and (tests.dtype != np.uint8 or tests.shape != images.shape):
-        raise AdaptError(f"{path}: the test-like digits are not uint8 images of the replay digits' shape")
+        raise AdaptError(f"{path}: the test-like digits are not uint8 images of the replay digits' shape{fix}")
     return Replay(images.astype(np.float32) / 255, labels.astype(np.int64), str(path),
                   None if tests is None else tests.astype(np.float32) / 255)
 
@@ -328,6 +329,13 @@ def _cached(key: tuple) -> ReplayFeatures | None:
         if found is not None:
             _replay_cache[key] = found          # most recently used last
         return found
+
+
+def clear_replay_cache() -> None:
+    """Forget every base network's ``ReplayFeatures`` (the next adaptation computes them again): for
+    measuring a first adaptation, and for tests."""
+    with _replay_cache_lock:
+        _replay_cache.clear()
 
 
 def replay_key(net: Network, replay: Replay) -> tuple:

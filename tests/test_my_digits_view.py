@@ -3,7 +3,6 @@ Back to the original. The app data folder is a temp folder (conftest sets XDG_DA
 
 import math
 import sys
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -168,7 +167,7 @@ def test_cancel_saves_nothing(window, qtbot):
 def test_collecting_prepares_the_replay_features_so_adapt_computes_only_the_user_s_digits(window, qtbot):
     """The first "It's a…" starts computing, in the background, what adapting the current model needs of
     the replay digits; Adapt then computes the trunk features of the user's digits only."""
-    personalize._replay_cache.clear()
+    personalize.clear_replay_cache()
     digits = window.my_digits_view
     digits.collect(turned(1, 0), 1)
     assert digits.preparer.current("prepare") is not None
@@ -192,10 +191,31 @@ def test_a_window_with_digits_prepares_its_model_after_start_up(window, qtbot):
     digits = window.my_digits_view
     digits.collect(turned(4, 0), 4)
     qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=30_000)
-    personalize._replay_cache.clear()
+    personalize.clear_replay_cache()
     window.open_model(resolve_model("cnn"))
     assert not digits.isVisible() and digits.preparer.current("prepare") is None
     qtbot.waitUntil(lambda: digits.preparer.current("prepare") is not None,
                     timeout=my_digits_view.PREPARE_DELAY_MS + 5000)
     qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=60_000)
     assert personalize.is_prepared(personalize.replay_key(window.state.model.net, personalize.load_replay()))
+
+
+def test_a_damaged_replay_file_is_an_error_message_and_saves_nothing(window, qtbot, tmp_path, monkeypatch):
+    """The package's replay digits cut short (a broken install): the background preparation fails
+    quietly, Adapt says why in the banner, no model is written and the current one stays in use."""
+    whole = personalize.REPLAY_FILE.read_bytes()
+    broken = tmp_path / "replay_digits.npz"
+    broken.write_bytes(whole[:len(whole) // 2])
+    monkeypatch.setattr(personalize.load_replay, "__defaults__", (broken,))
+    personalize.clear_replay_cache()
+    digits = window.my_digits_view
+    base = window.state.model
+    for d in range(10):
+        digits.collect(turned(d, 0), d)
+    qtbot.waitUntil(lambda: digits.preparer.current("prepare") is None, timeout=30_000)
+    assert digits.start_adapt()
+    qtbot.waitUntil(lambda: digits.runner.current("adapt") is None, timeout=30_000)
+    assert "Adapting failed" in digits.banner.text and "replay digits cannot be read" in digits.banner.text
+    assert window.state.model is base
+    folder = app_data_dir() / "adapted-models"
+    assert not folder.exists() or not list(folder.glob("*.npz"))

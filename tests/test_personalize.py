@@ -305,7 +305,7 @@ def test_replay_features_are_computed_once_per_base_network(subset, mlp, monkeyp
     net, _ = mlp
     ex = personalize.Examples(subset.x_test[:20], subset.y_test[:20])
     replay = personalize.load_replay()
-    personalize._replay_cache.clear()
+    personalize.clear_replay_cache()
     totals = []
     settings = personalize.AdaptSettings(copies=2)
 
@@ -374,7 +374,7 @@ def test_replay_features_are_computed_once_when_two_ask_at_the_same_time(mlp, mo
 
     net, _ = mlp
     replay = personalize.load_replay()
-    personalize._replay_cache.clear()
+    personalize.clear_replay_cache()
     calls, gate = [], threading.Event()
     features = personalize.trunk_features
 
@@ -395,6 +395,6 @@ def test_replay_features_are_computed_once_when_two_ask_at_the_same_time(mlp, mo
         t.join(30)
     assert len(calls) == 2 and got[0] is got[1]          # one computation: the replay and test-like blocks
     with pytest.raises(personalize.AdaptCancelled):      # a waiting caller can still be cancelled
-        personalize._replay_cache.clear()
+        personalize.clear_replay_cache()
         with personalize._replay_compute_lock:
             personalize.replay_features(net, replay, should_stop=lambda: True)

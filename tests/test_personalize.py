@@ -279,7 +279,8 @@ def test_the_replay_file_ships_its_test_like_digits_and_a_bad_one_is_refused(tmp
     shipped = personalize.load_replay()
     fresh = personalize.test_like(shipped.images)
     assert shipped.test_images is not None
-    assert np.abs(shipped.test_like_images() - fresh).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(shipped.test_like_images() - fresh).max() <= 0.5 / 255 + 1e-6, \
+        "the shipped test-like digits are not test_like(images): run scripts/replay_file.py"
     with np.load(personalize.REPLAY_FILE, allow_pickle=False) as z:
         images, labels = z["images"][:50], z["labels"][:50]
     np.savez(tmp_path / "plain.npz", images=images, labels=labels)

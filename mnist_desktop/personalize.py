@@ -34,10 +34,12 @@ The method (measured in benchmarks/personalize.py on ten writers, see README.md)
    cases) are read as the base network reads them ``agreement`` (90%) of the time, the held-out
    digits themselves ``guard_agreement`` (99.5%) of the time, and all 3,000 replay digits, each distorted
    once about as hard as MNIST's test digits are (``test_like``; shipped in the same file), change their
-   reading no more often than the base network misreads them (``test_flips`` 1: 11 of 3,000 for the shipped CNN, 65 for the MLP).
-   That last check is what holds MNIST's test accuracy when a writer's digits are far from MNIST's: with
-   only the first two, a strongly slanted and turned version of the ten dev writers cost the CNN up to 0.7
-   point on MNIST's test set (benchmarks/personalize.py ``--distort``, README.md).
+   reading no more than 0.8 times as often as the base network misreads them (``test_flips``: 8 of 3,000
+   for the shipped CNN, 52 for the MLP). That last check is what holds MNIST's test accuracy when a
+   writer's digits are far from MNIST's: with only the first two, a strongly slanted and turned version of
+   the ten dev writers cost the CNN up to 0.7 point on MNIST's test set (benchmarks/personalize.py
+   ``--distort``, README.md). The 0.8 is a margin for the check's own noise (3,000 digits; one more flip
+   is 0.03 point): with 1, a still stronger distortion left one adapted CNN at 99.36%.
 
 The trunk's features of the replay digits depend only on the base network, so they are kept for the last
 few base networks (``REPLAY_CACHE_SIZE``): adapting the same model again computes only the user's digits.
@@ -68,7 +70,7 @@ from mnist_desktop.engine.network import Network
 from mnist_desktop.engine.optim import Adam
 
 METHOD = "head-finetune+mixup-replay+feature-memory"
-METHOD_VERSION = 4
+METHOD_VERSION = 5
 # fractions of ``prototype`` the guard tries, largest first
 MEMORY_STEPS = (1, 7 / 8, 3 / 4, 5 / 8, 9 / 16, 1 / 2, 7 / 16, 3 / 8, 5 / 16, 1 / 4, 3 / 16, 1 / 8, 1 / 16)
 GUARD_BLENDS = 3000                                           # pairs of guard digits blended to check the memory
@@ -119,10 +121,11 @@ class AdaptSettings:
                                      # digits of different digits (boundary cases) are read as the base
                                      # network reads them at least this often (ordinary digits stay put)
     guard_agreement: float = 0.995   # ... and the guard digits themselves at least this often
-    test_flips: float = 1.0          # ... and of the replay digits distorted as hard test digits are (``test_like``),
+    test_flips: float = 0.8          # ... and of the replay digits distorted as hard test digits are (``test_like``),
                                      # it may change the reading of no more than this x as many as the base network
                                      # misreads: the check that keeps MNIST's test digits put when the writer's
-                                     # digits are far from MNIST's (the two above are too easy for that)
+                                     # digits are far from MNIST's (the two above are too easy for that); below 1,
+                                     # a margin for the check's own sampling noise
     guard: int = 1000                # replay digits not trained on, that check the memory
     seed: int = 0
 

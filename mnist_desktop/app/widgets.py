@@ -10,8 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPalette, QPen
-from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from mnist_desktop.app.style import (BANNER_COLORS, BAR_COLOR, BOX_COLOR, GUIDE_COLOR,  # noqa: F401 (re-exported)
                                      HIGHLIGHT_COLOR, MUTED_TEXT, OVERLAY_DIM, PLOT_BACKGROUND, PLOT_FOREGROUND,

@@ -102,7 +102,9 @@ def test_hovering_shows_the_values_under_the_cursor(qtbot, view):
 
 
 def test_pause_holds_training_and_resume_goes_on(qtbot, view):
-    setup_tiny_run(view, epochs=200, batch_size=10, per_class=30)
+    # a run far longer than the test (the test stops it): under load the UI thread can be slow to pause,
+    # and a run that had already ended would leave nothing to pause (200 epochs of batch 10 once did)
+    setup_tiny_run(view, epochs=1000, batch_size=2, per_class=30)
     view.start()
     qtbot.waitUntil(lambda: len(view.plots.loss_points[0]) > 0, timeout=10_000)
     view.pause()
@@ -121,7 +123,7 @@ def test_pause_holds_training_and_resume_goes_on(qtbot, view):
 
 
 def test_stop_ends_the_run_quickly_and_keeps_the_last_epoch(qtbot, view):
-    setup_tiny_run(view, epochs=500, batch_size=10, per_class=30)
+    setup_tiny_run(view, epochs=500, batch_size=2, per_class=30)     # far longer than the test (see above)
     view.start()
     qtbot.waitUntil(lambda: len(view.history) >= 2, timeout=10_000)
     with qtbot.waitSignal(view.run_finished, timeout=5_000) as blocker:

@@ -64,6 +64,7 @@ from typing import Callable
 
 import numpy as np
 
+from mnist_desktop.confidence import model_digest
 from mnist_desktop.data.augment import augment_batch
 from mnist_desktop.engine.losses import LOSSES, softmax
 from mnist_desktop.engine.network import Network
@@ -317,15 +318,6 @@ _replay_cache_lock = threading.Lock()
 _replay_compute_lock = threading.Lock()
 
 
-def _network_key(net: Network) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(json.dumps(net.architecture()).encode())
-    for name, a in net.arrays().items():
-        h.update(f"{name}:{a.dtype}:{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest()
-
-
 def _cached(key: tuple) -> ReplayFeatures | None:
     with _replay_cache_lock:
         found = _replay_cache.pop(key, None)
@@ -342,9 +334,10 @@ def clear_replay_cache() -> None:
 
 
 def replay_key(net: Network, replay: Replay) -> tuple:
-    """What the cache knows a base network's ``ReplayFeatures`` by (a hash of its layers and weights and
-    of the replay digits)."""
-    return _network_key(net), replay.digest()
+    """What the cache knows a base network's ``ReplayFeatures`` by: the digest its calibration is known by
+    (``confidence.model_digest``: its layers and weights), its dtype (the features' own) and a hash of the
+    replay digits."""
+    return model_digest(net), str(net.dtype), replay.digest()
 
 
 def is_prepared(key: tuple) -> bool:

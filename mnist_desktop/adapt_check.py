@@ -104,28 +104,40 @@ def measure(base: Network, adapted: Network, examples: personalize.Examples, *, 
     return check
 
 
-def check_and_record(base: Network, adapted: Network, adapted_spec: dict, adapted_path, examples: personalize.Examples,
-                     *, replay=None, settings=None, folds: int = 4, mnist_before: float | None = None,
-                     report: Report | None = None, should_stop=None) -> tuple[Check, dict]:
-    """``measure`` with the MNIST test set from the cache (when it is not there: ``Check.mnist_problem`` says
-    why, and only the user's digits are measured), then the adapted model's file rewritten (atomically) with
-    what was measured in its spec (``adaptation.check``; ``test_accuracy`` from the full 10,000 MNIST test
-    digits, what the model picker shows). -> (check, the new spec)."""
-    from mnist_desktop.data import DatasetError, load_dataset
-    from mnist_desktop.engine.serialize import save
+def measure_with_test_set(base: Network, adapted: Network, examples: personalize.Examples, load_test: Callable,
+                          **kw) -> tuple[Check, float | None]:
+    """``measure`` (``kw`` passed on) with the test set ``load_test()`` returns (a ``data.Dataset``); when it
+    cannot be loaded, ``Check.mnist_problem`` says why and only the user's digits are measured.
+    -> (check, the adapted model's accuracy on the full 10,000 MNIST test digits, else None)."""
+    from mnist_desktop.data import DatasetError
 
     try:
-        data = load_dataset("mnist", test_only=True)
+        data = load_test()
         test, problem = (data.x_test, data.y_test), None
     except (DatasetError, ValueError) as exc:
         data, test, problem = None, None, str(exc).split(". ")[0]
-    check = measure(base, adapted, examples, replay=replay, settings=settings, folds=folds, test=test,
-                    mnist_before=mnist_before, report=report, should_stop=should_stop)
+    check = measure(base, adapted, examples, test=test, **kw)
     if test is None:
         check.mnist_problem = problem
+    full = data is not None and data.name == "mnist" and len(data.y_test) == 10_000
+    return check, check.mnist_after if full else None
+
+
+def check_and_record(base: Network, adapted: Network, adapted_spec: dict, adapted_path, examples: personalize.Examples,
+                     *, replay=None, settings=None, folds: int = 4, mnist_before: float | None = None,
+                     report: Report | None = None, should_stop=None) -> tuple[Check, dict]:
+    """``measure_with_test_set`` on the MNIST test set from the cache, then the adapted model's file rewritten
+    (atomically) with what was measured in its spec (``adaptation.check``; ``test_accuracy`` from the full
+    10,000 MNIST test digits, what the model picker shows). -> (check, the new spec)."""
+    from mnist_desktop.data import load_dataset
+    from mnist_desktop.engine.serialize import save
+
+    check, test_accuracy = measure_with_test_set(
+        base, adapted, examples, lambda: load_dataset("mnist", test_only=True), replay=replay, settings=settings,
+        folds=folds, mnist_before=mnist_before, report=report, should_stop=should_stop)
     spec = dict(adapted_spec)
     spec["adaptation"] = {**spec["adaptation"], "check": check.to_dict()}
-    if data is not None and data.name == "mnist" and len(data.y_test) == 10_000:
-        spec["test_accuracy"] = check.mnist_after
+    if test_accuracy is not None:
+        spec["test_accuracy"] = test_accuracy
     save(adapted, adapted_path, spec, compress=False)
     return check, spec

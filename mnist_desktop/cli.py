@@ -687,7 +687,7 @@ def _cmd_adapt(args) -> int:
               "method": personalize.METHOD}
     check, test_accuracy = {}, None
     if args.check:
-        check, test_accuracy = _adapt_check(args, net, result, examples, replay, settings, notes)
+        check, test_accuracy = _adapt_check(args, net, result, examples, replay, settings)
         report.update(check)
     name = args.name or f"{spec.get('name') or Path(model).stem}-mine"
     new_spec = personalize.adapted_spec(result, spec, model, name=name, test_accuracy=test_accuracy, check=check)
@@ -774,20 +774,13 @@ def _print_adapted(args, spec, model, examples, result, check: dict, notes: list
         print(f"MNIST test: not measured ({check.get('mnist_test_problem', 'not found')})")
 
 
-def _adapt_check(args, net, result, examples, replay, settings, notes) -> tuple[dict, float | None]:
+def _adapt_check(args, net, result, examples, replay, settings) -> tuple[dict, float | None]:
     """--check: k-fold on the user's digits, and the MNIST test set before/after when it is found."""
-    from mnist_desktop.adapt_check import measure
-    from mnist_desktop.data import DatasetError
+    from mnist_desktop.adapt_check import measure_with_test_set
 
-    try:
-        data = _load_data(args, test_only=True)
-    except DatasetError as exc:
-        check = measure(net, result.net, examples, replay=replay, settings=settings)
-        check.mnist_problem = str(exc).split(". ")[0]
-        return check.to_dict(), None
-    check = measure(net, result.net, examples, replay=replay, settings=settings, test=(data.x_test, data.y_test))
-    full = data.name == "mnist" and len(data.y_test) == 10_000
-    return check.to_dict(), check.mnist_after if full else None
+    check, test_accuracy = measure_with_test_set(net, result.net, examples, lambda: _load_data(args, test_only=True),
+                                                 replay=replay, settings=settings)
+    return check.to_dict(), test_accuracy
 
 
 # ---- learning-curve ---------------------------------------------------------------------------------

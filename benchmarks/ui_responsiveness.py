@@ -121,6 +121,10 @@ class Clock:
         self.seconds += seconds
         return images / seconds
 
+    def reset_totals(self) -> None:
+        """Forget the slices so far (the warm-up): ``rate`` counts only the slices closed after this."""
+        self.images, self.seconds = 0, 0.0
+
     @property
     def rate(self) -> float:
         return self.images / self.seconds if self.seconds else float("nan")
@@ -211,8 +215,8 @@ def interleaved_repeat(app: QApplication, preset: str, data, data_dir: str, slic
 
     window_slice(stalls=False)   # warm-up, not counted: the first pictures of the run, the first batches
     cli_slice()                  # of each side after a pause
-    win_clock.images = cli_clock.images = 0
-    win_clock.seconds = cli_clock.seconds = 0.0
+    win_clock.reset_totals()
+    cli_clock.reset_totals()
     for k in range(slices):      # a throughput pair (who goes first alternates), then a stall slice
         if k % 2 == 0:
             w = window_slice(stalls=False)

@@ -237,17 +237,20 @@ class Network:
                 for k, g in layer.grads.items():
                     g += r.grads[k]
 
+    def _part_forward(self, h: np.ndarray, order) -> np.ndarray:
+        """One thread's part of a split training batch through the layers (in ``order``), training mode."""
+        for i in order:
+            h = self.layers[i].forward(h, True, True)
+        return h
+
     def _split_forward(self, x: np.ndarray) -> np.ndarray:
         parts = self._parts
         nets = self._split_setup(x, parts)
         order = self._order()
 
         def run(k):  # one thread's images through every layer
-            h = x[parts[k][0]:parts[k][1]]
             with threads.sequential():
-                for i in order:
-                    h = nets[k].layers[i].forward(h, True, True)
-            return h
+                return nets[k]._part_forward(x[parts[k][0]:parts[k][1]], order)
 
         return np.concatenate(threads.parallel_map(run, range(len(parts))))
 
@@ -285,10 +288,9 @@ class Network:
 
         def run(k):  # one thread's images: forward, their share of the loss, backward
             a, b = parts[k]
-            net, h = nets[k], x[a:b]
+            net = nets[k]
             with threads.sequential():
-                for i in order:
-                    h = net.layers[i].forward(h, True, True)
+                h = net._part_forward(x[a:b], order)
                 loss, d = loss_fn(h, y[a:b])
                 d *= (b - a) / n
                 net._backward(d, False)

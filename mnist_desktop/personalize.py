@@ -347,9 +347,10 @@ def is_prepared(key: tuple) -> bool:
 
 
 def replay_features(net: Network, replay: Replay, *, key: tuple | None = None, count: "_Count | None" = None,
-                    should_stop: ShouldStop | None = None) -> ReplayFeatures:
+                    should_stop: ShouldStop | None = None, trunk: Network | None = None) -> ReplayFeatures:
     """``ReplayFeatures`` of ``net`` (from the cache, else computed and kept); AdaptCancelled if
-    ``should_stop()`` says so meanwhile. The window calls it ahead of Adapt, so the first click is quick."""
+    ``should_stop()`` says so meanwhile. The window calls it ahead of Adapt, so the first click is quick.
+    ``trunk``: ``net.inference_copy()`` when the caller has made one already."""
     key = key or replay_key(net, replay)
     found = _cached(key)
     if found is not None:
@@ -361,7 +362,7 @@ def replay_features(net: Network, replay: Replay, *, key: tuple | None = None, c
         found = _cached(key)
         if found is None:
             done = count.add if count is not None else None
-            trunk = net.inference_copy()
+            trunk = trunk if trunk is not None else net.inference_copy()
             start = head_start(trunk)
             head = net.layers[head_start(net):]
             feats = trunk_features(trunk, start, replay.images, 64, should_stop, done)
@@ -444,7 +445,7 @@ class _Prepared:
         self.r_feats = self.g_feats = self.t_feats = empty   # training replay, guard digits, test-like digits
         self.g_base = self.t_base = np.zeros(0, np.int64)
         if use_replay:
-            known = replay_features(net, replay, key=key, count=count, should_stop=should_stop)
+            known = replay_features(net, replay, key=key, count=count, should_stop=should_stop, trunk=trunk)
             order = rng.permutation(len(replay.labels))
             pick, rest = order[:settings.replay], order[settings.replay:settings.replay + settings.guard]
             self.r_feats, self.r_labels, r_out = known.feats[pick], replay.labels[pick], known.outputs[pick]

@@ -15,6 +15,7 @@ could move a borderline digit).
     MNIST_DIR=/work/shared/datasets/mnist OPENBLAS_NUM_THREADS=1 \\
         python benchmarks/personalize.py --models cnn,mlp --k 1,3,5 --draws 3
     ... --models cnn --k 3 --distort 1      # the same writers made farther from MNIST (see distort_writers)
+    ... --models cnn --k 3 --styles 1       # ... or given habits MNIST lacks (see style_writers)
 
 Drawings become 28x28 through the same path as ``predict`` (app.imageio.preprocess_file).
 """
@@ -87,6 +88,22 @@ def distort_writers(x: np.ndarray, w: np.ndarray, amount: float, seed: int = 7) 
     return out.reshape(len(x), 784).astype(np.float32)
 
 
+def style_writers(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int = 1) -> np.ndarray:
+    """Writers who differ from MNIST as the issue's users do: each writer draws all their zeros slashed,
+    ones flagged and/or sevens crossed (each habit with chance 0.6, at least one; ``data.styles.stylize``,
+    the strokes added to the writer's own digits), the same habits in every drawing of theirs."""
+    from mnist_desktop.data.styles import stylize
+
+    rng = np.random.default_rng(seed)
+    out = x.reshape(-1, 28, 28).copy()
+    for i in np.unique(w):
+        habits: list[str] = []
+        while not habits:
+            habits = [h for h in ("slashed-zero", "flagged-one", "crossed-seven") if rng.random() < 0.6]
+        out[w == i] = stylize(out[w == i], y[w == i], rng, styles=tuple(habits), rates={h: 1.0 for h in habits})
+    return out.reshape(len(x), 784).astype(np.float32)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--writers", default=os.environ.get("WRITERS_DIR", "/work/shared/datasets/writers"))
@@ -100,6 +117,9 @@ def main() -> int:
     p.add_argument("--distort", type=float, default=0.0, metavar="F",
                    help="writers farther from MNIST: each writer's drawings all slanted by F x 0.3-0.5 and turned by "
                         "F x 10-20 degrees (one random direction and amount per writer), then normalised again")
+    p.add_argument("--styles", type=int, default=0, metavar="SEED",
+                   help="writers with habits MNIST lacks: each writer's zeros slashed, ones flagged and/or sevens "
+                        "crossed, in every drawing (the habits drawn per writer from SEED; 0: none)")
     p.add_argument("--set", default="{}", metavar="JSON",
                    help='AdaptSettings to change, e.g. \'{"agreement": 0.95}\' (default: the app\'s settings)')
     args = p.parse_args()
@@ -111,6 +131,9 @@ def main() -> int:
     if args.distort:
         x = distort_writers(x, w, args.distort)
         print(f"each writer's drawings slanted and turned (--distort {args.distort:g})")
+    if args.styles:
+        x = style_writers(x, y, w, args.styles)
+        print(f"each writer's zeros slashed, ones flagged and/or sevens crossed (--styles {args.styles})")
     test = None if args.no_mnist else load_dataset("mnist", args.data, test_only=True)
     replay = personalize.load_replay()
     changes = json.loads(args.set)

@@ -44,7 +44,7 @@ from mnist_desktop.data import load_dataset  # noqa: E402
 from mnist_desktop.engine.serialize import load  # noqa: E402
 from mnist_desktop.shipped import resolve_model  # noqa: E402
 from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
-from personalize import distort_writers, render_writers  # noqa: E402
+from personalize import distort_writers, draw_examples, render_writers  # noqa: E402
 
 KINDS = ("class-mean", "nearest-example", "gated", "penultimate")
 GATE_QUANTILE, GATE_WIDTH = 0.9, 0.3
@@ -75,11 +75,11 @@ def memories(prep: "personalize._Prepared", head: list) -> dict:
     def sq(f, m):
         return (f ** 2).sum(1)[:, None] - 2 * f @ m.T + (m ** 2).sum(1)[None]
 
-    def nearest(f):
+    def nearest(f):    # digits without an example get the mean of the others' scores, as in memory_terms
         z = -sq(f, protos) / (2 * s)
-        out = np.stack([np.logaddexp.reduce(z[:, plabel == c], axis=1) if np.any(plabel == c)
-                        else np.full(len(f), -np.inf) for c in range(10)], 1)
-        out[~np.isfinite(out)] = np.nan
+        out = np.full((len(f), 10), np.nan)
+        for c in np.unique(plabel):
+            out[:, c] = np.logaddexp.reduce(z[:, plabel == c], axis=1)
         return _centred(np.where(np.isnan(out), np.nanmean(out, 1, keepdims=True), out))
 
     def gated(f):
@@ -126,10 +126,7 @@ def main() -> int:
     for i, name in enumerate(writers):
         idx = np.flatnonzero(w == i)
         for draw in range(args.draws):
-            rng = np.random.default_rng(1000 * i + draw)     # the draws of benchmarks/personalize.py
-            ex = np.concatenate([rng.choice(idx[y[idx] == d], min(args.k, int(np.sum(y[idx] == d))), replace=False)
-                                 for d in range(10) if np.any(y[idx] == d)])
-            rest = np.setdiff1d(idx, ex)
+            ex, rest = draw_examples(idx, y, args.k, i, draw)     # the draws of benchmarks/personalize.py
             settings = personalize.AdaptSettings(**{**changes, "seed": draw})
             prep = personalize._Prepared(net, personalize.Examples(x[ex], y[ex]), replay, settings, None, None)
             guard = prep.fold_memory

@@ -69,6 +69,15 @@ def render_writers(root: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarr
     return x, y, w, writers
 
 
+def draw_examples(idx: np.ndarray, y: np.ndarray, k: int, writer: int, draw: int) -> tuple[np.ndarray, np.ndarray]:
+    """One draw of a writer's examples: up to ``k`` of each digit among the drawings ``idx`` (labels ``y``),
+    picked at random (seeded by writer and draw, so every script draws the same). -> (examples, the rest)."""
+    rng = np.random.default_rng(1000 * writer + draw)
+    ex = np.concatenate([rng.choice(idx[y[idx] == d], min(k, int(np.sum(y[idx] == d))), replace=False)
+                         for d in range(10) if np.any(y[idx] == d)])
+    return ex, np.setdiff1d(idx, ex)
+
+
 def distort_writers(x: np.ndarray, w: np.ndarray, amount: float, seed: int = 7) -> np.ndarray:
     """A harder set of writers from the same drawings: each writer's digits all slanted (shear 0.3-0.5) and
     turned (10-20 degrees), both times ``amount``, in a direction and by an amount drawn once per writer,
@@ -161,10 +170,7 @@ def main() -> int:
                 idx = np.flatnonzero(w == i)
                 accs = []
                 for draw in range(args.draws):
-                    rng = np.random.default_rng(1000 * i + draw)
-                    ex = np.concatenate([rng.choice(idx[y[idx] == d], min(k, int(np.sum(y[idx] == d))), replace=False)
-                                         for d in range(10) if np.any(y[idx] == d)])
-                    rest = np.setdiff1d(idx, ex)
+                    ex, rest = draw_examples(idx, y, k, i, draw)
                     t0, c0 = time.perf_counter(), time.process_time()
                     result = personalize.adapt(net, personalize.Examples(x[ex], y[ex]), replay=replay,
                                                settings=personalize.AdaptSettings(**{**changes, "seed": draw}))
